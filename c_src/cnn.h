@@ -1,0 +1,294 @@
+/*
+ * cnn.h - the public interface of the CNN core.
+ *
+ * A small C11 library to build, train, evaluate and run convolutional networks for images such as MNIST
+ * digits. It compiles to WebAssembly (SIMD and scalar variants) and with the host compiler.
+ *
+ * Conventions
+ *  - Tensors are float32, batch-major, in NHWC layout: (N, H, W, C). A grayscale 28x28 image is (28, 28, 1).
+ *    Weight files use PyTorch layouts; the conversion happens only when reading and writing them.
+ *  - Every function that can fail returns a cnn_status. On failure cnn_last_error() returns a message naming
+ *    the function, the offending value and what was expected. No function calls exit() or abort() on input.
+ *  - Handles are opaque. Every *_free function accepts NULL. Memory returned through an out-pointer of type
+ *    uint8_t ** is released with cnn_free().
+ *  - A module instance is single-threaded: use one instance per thread (per Web Worker).
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#define CNN_API EMSCRIPTEN_KEEPALIVE
+#else
+#define CNN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==================================================================================================== */
+/* Status and errors                                                                                    */
+/* ==================================================================================================== */
+
+/* Return codes. Values only grow at the end. */
+typedef enum {
+    CNN_OK = 0,
+    CNN_E_INVALID = 1,  /* an argument is out of range (batch 0, negative learning rate, bad shape) */
+    CNN_E_FORMAT = 2,   /* a file or spec is malformed (IDX, safetensors, architecture text) */
+    CNN_E_NOMEM = 3,    /* an allocation failed */
+    CNN_E_DIVERGED = 4, /* training produced a non-finite loss or gradient; the step was not applied */
+    CNN_E_EMPTY = 5     /* nothing to work on (an empty drawing, an empty data set) */
+} cnn_status;
+
+/* The message of the last failure in this module instance. Never NULL; "" before any failure. */
+CNN_API const char *cnn_last_error(void);
+
+/* A short constant name for a status ("ok", "invalid argument", ...). */
+CNN_API const char *cnn_status_string(int status);
+
+/* Allocation helpers for callers that must pass buffers in (the JS side). cnn_free(NULL) is a no-op. */
+CNN_API void *cnn_alloc(size_t bytes);
+CNN_API void cnn_free(void *p);
+
+/* ==================================================================================================== */
+/* Kernels                                                                                              */
+/* ==================================================================================================== */
+
+/* The kernel variants compiled into this build: "scalar" always, "wasmsimd" in the SIMD build. The fastest
+ * one is selected at start-up. Selecting is global to the module instance (it is a const table pick).
+ * @return CNN_OK, or CNN_E_INVALID for a name not compiled in. */
+CNN_API int cnn_kernels_select(const char *name);
+/* The name of the selected variant. */
+CNN_API const char *cnn_kernels_selected(void);
+
+/* ==================================================================================================== */
+/* Data sets                                                                                            */
+/* ==================================================================================================== */
+
+typedef struct cnn_dataset cnn_dataset;
+
+/* Builds a data set from the bytes of two IDX files (uncompressed): images with 3 dims (N, H, W) or 4 dims
+ * (N, H, W, C), and labels with 1 dim (N), both of type unsigned byte (0x08). The bytes are validated (magic,
+ * dims, sizes, matching counts) and copied; the caller keeps ownership of its buffers.
+ * The class count is max(label) + 1, at least 2.
+ * @param out  receives the new data set, or NULL on failure. Free with cnn_dataset_free. */
+CNN_API int cnn_dataset_from_idx(cnn_dataset **out, const uint8_t *images, size_t images_len,
+                                 const uint8_t *labels, size_t labels_len);
+
+/* Builds a data set from raw arrays: images (n, h, w, c) uint8, labels (n) with values < classes. Copies. */
+CNN_API int cnn_dataset_from_arrays(cnn_dataset **out, const uint8_t *images, const uint8_t *labels, int n,
+                                    int h, int w, int c, int classes);
+
+CNN_API void cnn_dataset_free(cnn_dataset *ds);
+CNN_API int cnn_dataset_count(const cnn_dataset *ds);
+CNN_API int cnn_dataset_height(const cnn_dataset *ds);
+CNN_API int cnn_dataset_width(const cnn_dataset *ds);
+CNN_API int cnn_dataset_channels(const cnn_dataset *ds);
+CNN_API int cnn_dataset_classes(const cnn_dataset *ds);
+/* Borrowed pointers, valid until cnn_dataset_free: images (N, H, W, C) uint8 and labels (N). */
+CNN_API const uint8_t *cnn_dataset_images(const cnn_dataset *ds);
+CNN_API const uint8_t *cnn_dataset_labels(const cnn_dataset *ds);
+
+/* ==================================================================================================== */
+/* Architecture spec                                                                                    */
+/* ==================================================================================================== */
+
+/* The spec is text: one layer per line or separated by ';', words separated by spaces, '#' starts a comment.
+ *   input HxWxC                        input shape (default 28x28x1); only as the first layer
+ *   conv2d F KxK [valid|same] [ACT]    F filters, square kernel K, stride 1 (default valid)
+ *   maxpool 2 | avgpool 2              2x2 window, stride 2 (odd sizes are floored, as in PyTorch)
+ *   dense N [ACT]                      fully connected, N outputs
+ *   relu | sigmoid | tanh              activation (ACT above is shorthand for this on the next line)
+ *   dropout P                          0 <= P < 1, active only in training
+ *   flatten                            (H, W, C) -> features; implicit before the first dense
+ *   softmax                            optional last layer; the output is always softmax + cross-entropy
+ * The last layer with parameters must be dense; its size is the class count.
+ * Parameter layers are named conv1, conv2, ... and fc1, fc2, ... in order of appearance. */
+
+/* The spec of a preset: "keras", "pytorch" or "mlp". Returns NULL for an unknown name. */
+CNN_API const char *cnn_preset_spec(const char *name);
+
+/* ==================================================================================================== */
+/* Models                                                                                               */
+/* ==================================================================================================== */
+
+typedef struct cnn_model cnn_model;
+
+/* Creates a model from a spec (or a preset name), initialised from a seeded generator: He-uniform for layers
+ * followed by ReLU, Glorot-uniform otherwise, zero biases. Buffers are reserved for batches of up to
+ * max_batch images (1..4096); larger predictions and evaluations are processed in chunks.
+ * @param out receives the model or NULL. Free with cnn_model_free. */
+CNN_API int cnn_model_create(cnn_model **out, const char *spec_or_preset, uint32_t seed, int max_batch);
+CNN_API void cnn_model_free(cnn_model *m);
+
+/* Canonical text of the model's spec (one layer per line); borrowed, valid while the model lives. */
+CNN_API const char *cnn_model_spec(const cnn_model *m);
+CNN_API int cnn_model_input_height(const cnn_model *m);
+CNN_API int cnn_model_input_width(const cnn_model *m);
+CNN_API int cnn_model_input_channels(const cnn_model *m);
+CNN_API int cnn_model_classes(const cnn_model *m);
+CNN_API int cnn_model_max_batch(const cnn_model *m);
+CNN_API int cnn_model_param_count(const cnn_model *m);
+
+/* Layers, in order (activations, pooling, dropout and flatten are layers too). */
+CNN_API int cnn_model_layer_count(const cnn_model *m);
+/* A layer's kind ("conv2d", "dense", "maxpool", ...) and name ("conv1", "fc2", "relu3", ...); borrowed. */
+CNN_API const char *cnn_model_layer_kind(const cnn_model *m, int layer);
+CNN_API const char *cnn_model_layer_name(const cnn_model *m, int layer);
+/* Output shape of a layer (H, W, C); dense outputs are (1, 1, N). Returns -1 for a bad index. */
+CNN_API int cnn_model_layer_out_height(const cnn_model *m, int layer);
+CNN_API int cnn_model_layer_out_width(const cnn_model *m, int layer);
+CNN_API int cnn_model_layer_out_channels(const cnn_model *m, int layer);
+CNN_API int cnn_model_layer_param_count(const cnn_model *m, int layer);
+
+/* Freezes (frozen = 1) or unfreezes a parameter layer by name: a frozen layer's weights and biases are not
+ * changed by training (its gradients are still propagated to earlier layers). */
+CNN_API int cnn_model_set_frozen(cnn_model *m, const char *layer_name, int frozen);
+CNN_API int cnn_model_is_frozen(const cnn_model *m, const char *layer_name);
+
+/* Pointer to all parameters, laid out layer by layer (weight then bias; conv weights (OC, KH, KW, IC), dense
+ * weights (out, in) with inputs in (H, W, C) order). Borrowed; for inspection and tests. */
+CNN_API float *cnn_model_params(cnn_model *m);
+
+/* Class probabilities for n images in [0, 1]:  probs (n, classes) <- x (n, H, W, C). Inference mode
+ * (dropout off). n may exceed max_batch. */
+CNN_API int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n);
+
+/* Copies the output of a layer for the last image of the last predict call: out (H, W, C) of that layer.
+ * For showing what the network computes (feature maps). */
+CNN_API int cnn_model_layer_output(const cnn_model *m, float *out, int layer);
+
+/* ==================================================================================================== */
+/* Weight files (safetensors)                                                                           */
+/* ==================================================================================================== */
+
+/* Serialises the model: F32 tensors "<layer>.weight" / "<layer>.bias" in PyTorch layouts (conv (out, in, kh,
+ * kw); dense (out, in) with inputs flattened in (C, H, W) order) and __metadata__ {"format": "cnn-wasm",
+ * "format_version": "1", "spec": <canonical spec>}.
+ * @param out receives a buffer allocated by the library (free with cnn_free); @param len its length. */
+CNN_API int cnn_model_save(const cnn_model *m, uint8_t **out, size_t *len);
+
+/* Creates a model from a weight file alone (spec from __metadata__). Fully validated.
+ * @param out receives the model or NULL. */
+CNN_API int cnn_model_load(cnn_model **out, const uint8_t *bytes, size_t len, int max_batch);
+
+/* Loads the tensors of a weight file into an existing model, for fine-tuning. strict = 1: the file must have
+ * exactly the model's tensors with the same shapes. strict = 0: tensors whose name and shape match are loaded,
+ * others are ignored; *loaded (optional) receives how many tensors were loaded. On failure the model is
+ * unchanged. */
+CNN_API int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded);
+
+/* ==================================================================================================== */
+/* Training                                                                                             */
+/* ==================================================================================================== */
+
+typedef enum { CNN_OPT_SGD = 0, CNN_OPT_ADAM = 1 } cnn_optimizer_kind;
+typedef enum {
+    CNN_SCHED_CONSTANT = 0,
+    CNN_SCHED_STEP = 1,        /* lr * gamma^floor(t / step_size) */
+    CNN_SCHED_EXPONENTIAL = 2, /* lr * gamma^t */
+    CNN_SCHED_COSINE = 3       /* min_lr + (lr - min_lr) * (1 + cos(pi * t / total_steps)) / 2 */
+} cnn_schedule_kind;
+
+/* Hyper-parameters of a training run. Steps are optimizer steps (batches). Warm-up is linear from lr/
+ * warmup_steps to lr over the first warmup_steps steps; the schedule's t counts from the end of warm-up. */
+typedef struct {
+    int optimizer;          /* cnn_optimizer_kind */
+    float lr;               /* > 0 and <= 10 */
+    float momentum;         /* SGD, 0 <= m < 1 */
+    int nesterov;           /* SGD, 0 or 1 */
+    float beta1, beta2;     /* Adam, in [0, 1) */
+    float eps;              /* Adam, > 0 */
+    float weight_decay;     /* >= 0; applied to weights, not biases */
+    int decoupled_decay;    /* 1: AdamW-style decoupled decay; 0: L2 added to the gradient */
+    int schedule;           /* cnn_schedule_kind */
+    int warmup_steps;       /* >= 0 */
+    int step_size;          /* STEP: steps between decays, >= 1 */
+    float gamma;            /* STEP, EXPONENTIAL: factor in (0, 1] */
+    int total_steps;        /* COSINE: length of the decay, >= 1 */
+    float min_lr;           /* COSINE: floor, >= 0 */
+    int batch;              /* 1..max_batch of the model */
+    int augment;            /* 1: random shifts, rotations and scaling of training images */
+    float aug_shift;        /* pixels, max shift (default 2) */
+    float aug_rotate;       /* degrees, max rotation (default 10) */
+    float aug_scale;        /* max relative scale change (default 0.1) */
+} cnn_train_params;
+
+/* Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, constant schedule, batch 32, no augmentation. */
+CNN_API cnn_train_params cnn_train_default_params(void);
+/* Writes the defaults into *p (for callers that cannot receive a struct by value). */
+CNN_API void cnn_train_params_init(cnn_train_params *p);
+/* sizeof(cnn_train_params) and sizeof(cnn_step_stats): every field of both is 4 bytes, in declaration order;
+ * bindings check these sizes against their own layout. */
+CNN_API int cnn_train_params_size(void);
+CNN_API int cnn_step_stats_size(void);
+/* Checks every field. @return CNN_OK or CNN_E_INVALID with a message naming the field. */
+CNN_API int cnn_train_params_check(const cnn_train_params *p, const cnn_model *m);
+/* The learning rate at optimizer step t (0-based) under p's warm-up and schedule. */
+CNN_API float cnn_schedule_lr(const cnn_train_params *p, int t);
+
+typedef struct cnn_trainer cnn_trainer;
+
+/* Statistics of the steps run by one cnn_trainer_run call. */
+typedef struct {
+    int steps;        /* steps run */
+    int images;       /* images seen */
+    float loss;       /* mean cross-entropy over those images (training mode, dropout on) */
+    float accuracy;   /* fraction of those images classified right */
+    float lr;         /* learning rate of the last step */
+    int epoch;        /* epochs completed so far */
+    int step_in_epoch;/* steps done in the current epoch */
+} cnn_step_stats;
+
+/* Prepares training of m on images [first, first + count) of ds. Keeps references to m and ds (both must
+ * outlive the trainer). Each epoch visits every image once in an order shuffled by the model's generator.
+ * Creating a trainer resets the optimizer state (moments) and its step counter. */
+CNN_API int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_dataset *ds, int first, int count,
+                               const cnn_train_params *p);
+CNN_API void cnn_trainer_free(cnn_trainer *t);
+CNN_API int cnn_trainer_steps_per_epoch(const cnn_trainer *t);
+/* Runs up to `steps` optimizer steps (stopping early at the end of an epoch) and fills *stats.
+ * A step whose loss or gradients are not finite is not applied: the model keeps its last weights and the
+ * call returns CNN_E_DIVERGED. Stopping between calls always leaves a consistent model. */
+CNN_API int cnn_trainer_run(cnn_trainer *t, int steps, cnn_step_stats *stats);
+
+/* ==================================================================================================== */
+/* Evaluation and metrics                                                                               */
+/* ==================================================================================================== */
+
+/* Evaluates m on images [first, first + count) of ds in inference mode.
+ * @param confusion  optional (classes, classes) int32, row = true label, column = prediction; overwritten.
+ * @param predicted  optional (count) int32: predicted class per image.
+ * @param confidence optional (count) float: probability of the predicted class.
+ * @param loss, accuracy  optional: mean cross-entropy and fraction correct.
+ * The data set's class count must not exceed the model's. */
+CNN_API int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int first, int count, int32_t *confusion,
+                         int32_t *predicted, float *confidence, float *loss, float *accuracy);
+
+/* Per-class precision, recall and F1 from a confusion matrix (classes, classes); each output (classes).
+ * A class never predicted has precision 0; never present, recall 0. Macro averages are returned through
+ * the optional out-pointers. */
+CNN_API int cnn_metrics_from_confusion(float *precision, float *recall, float *f1, const int32_t *confusion,
+                                       int classes, float *macro_precision, float *macro_recall,
+                                       float *macro_f1);
+
+/* ==================================================================================================== */
+/* Preprocessing (the MNIST recipe)                                                                     */
+/* ==================================================================================================== */
+
+/* Turns a grayscale drawing into a model input the way MNIST digits were made: bounding box of the ink,
+ * area-average scale so that the longer side is 20 px (aspect kept), paste into 28x28, shift so the
+ * intensity-weighted centre of mass is at (14, 14), values in [0, 1], white ink on black.
+ * @param out   (28, 28) floats
+ * @param gray  (h, w) uint8 intensities; ink is bright unless invert = 1 (dark ink on a light background)
+ * @return CNN_E_EMPTY when there is no ink. */
+CNN_API int cnn_preprocess_digit(float *out, const uint8_t *gray, int w, int h, int invert);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_H */

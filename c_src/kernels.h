@@ -1,0 +1,86 @@
+/* kernels.h - the hot loops, as a table of variants picked once at start-up (STYLE 1).
+ *
+ * Every variant has the same semantics as the scalar one, which is the reference: elementwise and pooling
+ * kernels must match it bit for bit; GEMM matches cnn_gemm__ref within rounding. Layout NHWC everywhere.
+ * Element counts, not bytes. Kernels never allocate; GEMM uses the caller's workspace. */
+#ifndef CNN_KERNELS_H
+#define CNN_KERNELS_H
+
+#include <stddef.h>
+
+/* GEMM blocking: micro-tile MR x NR, cache blocks MC x KC (A) and KC x NC (B). */
+#define CNN_GEMM_MR 4
+#define CNN_GEMM_NR 8
+#define CNN_GEMM_MC 128
+#define CNN_GEMM_KC 256
+#define CNN_GEMM_NC 512
+/* Floats of workspace a GEMM call needs. */
+#define CNN_GEMM_WORK_FLOATS ((size_t)CNN_GEMM_MC * CNN_GEMM_KC + (size_t)CNN_GEMM_KC * CNN_GEMM_NC)
+
+typedef struct {
+    const char *name;
+    /* C (m, n) row-major with row stride ldc  =  A (m, k) . B (k, n)  [+ C when accumulate].
+     * A(i, p) is a[i * a_rs + p * a_cs]; B(p, j) is b[p * b_rs + j * b_cs]: transposes are just strides.
+     * work: CNN_GEMM_WORK_FLOATS floats (unused by the reference). */
+    void (*gemm)(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs, int b_cs,
+                 int m, int n, int k, int accumulate, float *work);
+    /* y = max(x, 0)  (x > 0 ? x : 0: NaN and -0 give 0... exactly as pmax(0, x)) */
+    void (*relu_fwd)(float *y, const float *x, size_t n);
+    /* dx = y > 0 ? dy : 0 */
+    void (*relu_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    void (*sigmoid_fwd)(float *y, const float *x, size_t n);
+    /* dx = dy * y * (1 - y) */
+    void (*sigmoid_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    void (*tanh_fwd)(float *y, const float *x, size_t n);
+    /* dx = dy * (1 - y * y) */
+    void (*tanh_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    /* 2x2 stride-2 pooling: y (n, h/2, w/2, c) <- x (n, h, w, c); odd h or w: the last row/column is dropped */
+    void (*maxpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
+    /* dx (n, h, w, c) overwritten: dy goes to the first window position (row-major) equal to the max */
+    void (*maxpool_bwd)(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w, int c);
+    void (*avgpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
+    /* dx (n, h, w, c) overwritten: dy / 4 to each window position */
+    void (*avgpool_bwd)(float *dx, const float *dy, int n, int h, int w, int c);
+    /* y (rows, cols) += b (cols) for every row */
+    void (*bias_add)(float *y, const float *b, int rows, int cols);
+    /* db (cols) accumulates the column sums of dy (rows, cols) */
+    void (*bias_grad)(float *db, const float *dy, int rows, int cols);
+} cnn_kernels;
+
+/* The variants compiled into this build, terminated by NULL; the first is the scalar reference. */
+extern const cnn_kernels *const cnn_kernel_variants[];
+/* The selected variant (set once at start-up or by cnn_kernels_select). */
+const cnn_kernels *cnn_kern(void);
+
+extern const cnn_kernels cnn_kernels_scalar;
+#ifdef __wasm_simd128__
+extern const cnn_kernels cnn_kernels_wasmsimd;
+#endif
+
+/* Naive triple-loop GEMM: the reference every GEMM variant is tested against. Same contract as .gemm. */
+void cnn_gemm__ref(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs, int b_cs,
+                   int m, int n, int k, int accumulate, float *work);
+
+/* The packed, cache-blocked GEMM driver, parameterised by its MR x NR micro-kernel:
+ * c (mr, nr) [+]= sum over p < kc of ap[p * MR + i] * bp[p * NR + j]; mr <= MR and nr <= NR at the edges. */
+typedef void (*cnn_gemm_ukernel)(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
+                                 int accumulate);
+void cnn_gemm_packed(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs, int b_cs,
+                     int m, int n, int k, int accumulate, float *work, cnn_gemm_ukernel ukernel);
+void cnn_gemm_ukernel__scalar(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
+                              int accumulate);
+#ifdef __wasm_simd128__
+void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
+                                int accumulate);
+#endif
+
+/* ---- layout helpers shared by all variants (memory movement, no arithmetic to vectorise by hand) ---- */
+/* col (n * oh * ow, k * k * c) <- x (n, h, w, c): rows (image, oy, ox), columns (ky, kx, channel); zero pad. */
+void cnn_im2col(float *col, const float *x, int n, int h, int w, int c, int k, int pad, int oh, int ow);
+/* dx (n, h, w, c) overwritten with the scatter-add of dcol (n * oh * ow, k * k * c). */
+void cnn_col2im(float *dx, const float *dcol, int n, int h, int w, int c, int k, int pad, int oh, int ow);
+
+/* exp(x) for float, the same polynomial in the scalar and the SIMD kernels so they agree bit for bit. */
+float cnn_expf_poly(float x);
+
+#endif /* CNN_KERNELS_H */

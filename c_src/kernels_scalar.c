@@ -1,0 +1,165 @@
+/* kernels_scalar.c - the scalar reference kernels and the naive reference GEMM.
+ * Built without auto-vectorization (see build.sh) so they stay the plain loops every variant is checked
+ * against. The scalar table's GEMM is the packed driver with the scalar micro-kernel. */
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+/* Cephes-style expf: range reduction by powers of 2, degree-6 polynomial; ~1 ulp; inputs clamped to [-87, 88]. The SIMD
+ * version in kernels_wasmsimd.c performs the same operations in the same order. */
+float cnn_expf_poly(float x) {
+    if (x != x) return x;
+    if (x > 88.0f) x = 88.0f;
+    if (x < -87.0f) x = -87.0f;
+    float fx = floorf(x * 1.44269504088896341f + 0.5f);
+    x = x - fx * 0.693359375f;
+    x = x - fx * -2.12194440e-4f;
+    float z = x * x;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * z + x + 1.0f;
+    union { uint32_t u; float f; } pow2 = {(uint32_t)((int)fx + 127) << 23};
+    return y * pow2.f;
+}
+
+void cnn_gemm__ref(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs, int b_cs,
+                   int m, int n, int k, int accumulate, float *work) {
+    (void)work;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) s += a[(size_t)i * a_rs + (size_t)p * a_cs] * b[(size_t)p * b_rs + (size_t)j * b_cs];
+            c[(size_t)i * ldc + j] = accumulate ? c[(size_t)i * ldc + j] + s : s;
+        }
+}
+
+static void gemm__scalar(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs,
+                         int b_cs, int m, int n, int k, int accumulate, float *work) {
+    cnn_gemm_packed(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, accumulate, work, cnn_gemm_ukernel__scalar);
+}
+
+static void relu_fwd__scalar(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void sigmoid_fwd__scalar(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + cnn_expf_poly(-x[i]));
+}
+
+static void sigmoid_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+}
+
+/* tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)): no overflow, exact sign for -0. */
+static void tanh_fwd__scalar(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float e = cnn_expf_poly(2.0f * fabsf(x[i]));
+        y[i] = copysignf(1.0f - 2.0f / (e + 1.0f), x[i]);
+    }
+}
+
+static void tanh_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static void maxpool_fwd__scalar(float *y, const float *x, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *p00 = x + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                const float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                float *out = y + (((size_t)img * oh + oy) * ow + ox) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    float m = p00[ch];
+                    if (p01[ch] > m) m = p01[ch];
+                    if (p10[ch] > m) m = p10[ch];
+                    if (p11[ch] > m) m = p11[ch];
+                    out[ch] = m;
+                }
+            }
+}
+
+static void maxpool_bwd__scalar(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w,
+                                int c) {
+    int oh = h / 2, ow = w / 2;
+    for (size_t i = 0, total = (size_t)n * h * w * c; i < total; i++) dx[i] = 0.0f;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                size_t o00 = (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                size_t offs[4] = {o00, o00 + c, o00 + (size_t)w * c, o00 + (size_t)w * c + c};
+                size_t o = (((size_t)img * oh + oy) * ow + ox) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    for (int q = 0; q < 4; q++)
+                        if (x[offs[q] + ch] == y[o + ch]) {
+                            dx[offs[q] + ch] = dy[o + ch];
+                            break;
+                        }
+                }
+            }
+}
+
+static void avgpool_fwd__scalar(float *y, const float *x, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *p00 = x + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                const float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                float *out = y + (((size_t)img * oh + oy) * ow + ox) * c;
+                for (int ch = 0; ch < c; ch++) out[ch] = (((p00[ch] + p01[ch]) + p10[ch]) + p11[ch]) * 0.25f;
+            }
+}
+
+static void avgpool_bwd__scalar(float *dx, const float *dy, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    for (size_t i = 0, total = (size_t)n * h * w * c; i < total; i++) dx[i] = 0.0f;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                float *p00 = dx + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                const float *g = dy + (((size_t)img * oh + oy) * ow + ox) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    float v = g[ch] * 0.25f;
+                    p00[ch] = v; p01[ch] = v; p10[ch] = v; p11[ch] = v;
+                }
+            }
+}
+
+static void bias_add__scalar(float *y, const float *b, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) y[(size_t)r * cols + j] += b[j];
+}
+
+static void bias_grad__scalar(float *db, const float *dy, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) db[j] += dy[(size_t)r * cols + j];
+}
+
+const cnn_kernels cnn_kernels_scalar = {
+    .name = "scalar",
+    .gemm = gemm__scalar,
+    .relu_fwd = relu_fwd__scalar,
+    .relu_bwd = relu_bwd__scalar,
+    .sigmoid_fwd = sigmoid_fwd__scalar,
+    .sigmoid_bwd = sigmoid_bwd__scalar,
+    .tanh_fwd = tanh_fwd__scalar,
+    .tanh_bwd = tanh_bwd__scalar,
+    .maxpool_fwd = maxpool_fwd__scalar,
+    .maxpool_bwd = maxpool_bwd__scalar,
+    .avgpool_fwd = avgpool_fwd__scalar,
+    .avgpool_bwd = avgpool_bwd__scalar,
+    .bias_add = bias_add__scalar,
+    .bias_grad = bias_grad__scalar,
+};

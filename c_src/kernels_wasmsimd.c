@@ -1,0 +1,240 @@
+/* kernels_wasmsimd.c - WebAssembly SIMD128 kernels. Each mirrors its scalar reference operation for operation,
+ * so elementwise and pooling results are bit-identical; loops run 4 lanes at a time and finish with a scalar
+ * tail that never reads past the end. */
+#ifdef __wasm_simd128__
+#include <math.h>
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#include "kernels.h"
+
+static void gemm__wasmsimd(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs,
+                           int b_cs, int m, int n, int k, int accumulate, float *work) {
+    cnn_gemm_packed(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, accumulate, work, cnn_gemm_ukernel__wasmsimd);
+}
+
+/* cnn_expf_poly on 4 lanes, same operations in the same order. */
+static v128_t expf_poly4(v128_t x0) {
+    v128_t nan_mask = wasm_f32x4_ne(x0, x0);
+    v128_t x = wasm_f32x4_pmin(x0, wasm_f32x4_splat(88.0f));  /* x > hi ? hi : x, NaN handled below */
+    x = wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.0f));
+    v128_t fx = wasm_f32x4_floor(
+        wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(0.5f)));
+    x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(0.693359375f)));
+    x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(-2.12194440e-4f)));
+    v128_t z = wasm_f32x4_mul(x, x);
+    v128_t y = wasm_f32x4_splat(1.9875691500e-4f);
+    y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(1.3981999507e-3f));
+    y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(8.3334519073e-3f));
+    y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(4.1665795894e-2f));
+    y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(1.6666665459e-1f));
+    y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(5.0000001201e-1f));
+    y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), x), wasm_f32x4_splat(1.0f));
+    v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_bitselect(x0, wasm_f32x4_mul(y, pow2), nan_mask);
+}
+
+static void relu_fwd__wasmsimd(float *y, const float *x, size_t n) {
+    const v128_t zero = wasm_f32x4_splat(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_pmax(zero, wasm_v128_load(x + i)));
+    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+    const v128_t zero = wasm_f32x4_splat(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t keep = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
+        wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), keep));
+    }
+    for (; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void sigmoid_fwd__wasmsimd(float *y, const float *x, size_t n) {
+    const v128_t one = wasm_f32x4_splat(1.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t e = expf_poly4(wasm_f32x4_neg(wasm_v128_load(x + i)));
+        wasm_v128_store(y + i, wasm_f32x4_div(one, wasm_f32x4_add(one, e)));
+    }
+    for (; i < n; i++) y[i] = 1.0f / (1.0f + cnn_expf_poly(-x[i]));
+}
+
+static void sigmoid_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+    const v128_t one = wasm_f32x4_splat(1.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t yv = wasm_v128_load(y + i);
+        wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_mul(yv, wasm_f32x4_sub(one, yv))));
+    }
+    for (; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+}
+
+static void tanh_fwd__wasmsimd(float *y, const float *x, size_t n) {
+    const v128_t one = wasm_f32x4_splat(1.0f), two = wasm_f32x4_splat(2.0f);
+    const v128_t sign = wasm_i32x4_splat((int32_t)0x80000000u);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t xv = wasm_v128_load(x + i);
+        v128_t e = expf_poly4(wasm_f32x4_mul(two, wasm_f32x4_abs(xv)));
+        v128_t t = wasm_f32x4_sub(one, wasm_f32x4_div(two, wasm_f32x4_add(e, one)));
+        /* copysign: magnitude bits of t, sign bit of x */
+        wasm_v128_store(y + i, wasm_v128_bitselect(xv, t, sign));
+    }
+    for (; i < n; i++) {
+        float e = cnn_expf_poly(2.0f * fabsf(x[i]));
+        y[i] = copysignf(1.0f - 2.0f / (e + 1.0f), x[i]);
+    }
+}
+
+static void tanh_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+    const v128_t one = wasm_f32x4_splat(1.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t yv = wasm_v128_load(y + i);
+        wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_sub(one, wasm_f32x4_mul(yv, yv))));
+    }
+    for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static void maxpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *p00 = x + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                const float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                float *out = y + (((size_t)img * oh + oy) * ow + ox) * c;
+                int ch = 0;
+                for (; ch + 4 <= c; ch += 4) {
+                    /* pmax(m, v) = m < v ? v : m, which is the reference's "if (v > m) m = v" */
+                    v128_t m = wasm_v128_load(p00 + ch);
+                    m = wasm_f32x4_pmax(m, wasm_v128_load(p01 + ch));
+                    m = wasm_f32x4_pmax(m, wasm_v128_load(p10 + ch));
+                    m = wasm_f32x4_pmax(m, wasm_v128_load(p11 + ch));
+                    wasm_v128_store(out + ch, m);
+                }
+                for (; ch < c; ch++) {
+                    float m = p00[ch];
+                    if (p01[ch] > m) m = p01[ch];
+                    if (p10[ch] > m) m = p10[ch];
+                    if (p11[ch] > m) m = p11[ch];
+                    out[ch] = m;
+                }
+            }
+}
+
+static void maxpool_bwd__wasmsimd(float *dx, const float *x, const float *y, const float *dy, int n, int h,
+                                  int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    const v128_t zero = wasm_f32x4_splat(0.0f);
+    size_t total = (size_t)n * h * w * c, i = 0;
+    for (; i + 4 <= total; i += 4) wasm_v128_store(dx + i, zero);
+    for (; i < total; i++) dx[i] = 0.0f;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                size_t o00 = (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                size_t offs[4] = {o00, o00 + c, o00 + (size_t)w * c, o00 + (size_t)w * c + c};
+                size_t o = (((size_t)img * oh + oy) * ow + ox) * c;
+                int ch = 0;
+                for (; ch + 4 <= c; ch += 4) {
+                    v128_t m = wasm_v128_load(y + o + ch), g = wasm_v128_load(dy + o + ch);
+                    v128_t taken = wasm_i32x4_splat(0);
+                    for (int q = 0; q < 4; q++) {
+                        /* the first window position equal to the max takes the gradient */
+                        v128_t hit = wasm_v128_andnot(wasm_f32x4_eq(wasm_v128_load(x + offs[q] + ch), m), taken);
+                        wasm_v128_store(dx + offs[q] + ch, wasm_v128_and(g, hit));
+                        taken = wasm_v128_or(taken, hit);
+                    }
+                }
+                for (; ch < c; ch++)
+                    for (int q = 0; q < 4; q++)
+                        if (x[offs[q] + ch] == y[o + ch]) {
+                            dx[offs[q] + ch] = dy[o + ch];
+                            break;
+                        }
+            }
+}
+
+static void avgpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    const v128_t quarter = wasm_f32x4_splat(0.25f);
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *p00 = x + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                const float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                float *out = y + (((size_t)img * oh + oy) * ow + ox) * c;
+                int ch = 0;
+                for (; ch + 4 <= c; ch += 4) {
+                    v128_t s = wasm_f32x4_add(wasm_v128_load(p00 + ch), wasm_v128_load(p01 + ch));
+                    s = wasm_f32x4_add(s, wasm_v128_load(p10 + ch));
+                    s = wasm_f32x4_add(s, wasm_v128_load(p11 + ch));
+                    wasm_v128_store(out + ch, wasm_f32x4_mul(s, quarter));
+                }
+                for (; ch < c; ch++) out[ch] = (((p00[ch] + p01[ch]) + p10[ch]) + p11[ch]) * 0.25f;
+            }
+}
+
+static void avgpool_bwd__wasmsimd(float *dx, const float *dy, int n, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    const v128_t quarter = wasm_f32x4_splat(0.25f), zero = wasm_f32x4_splat(0.0f);
+    size_t total = (size_t)n * h * w * c, i = 0;
+    for (; i + 4 <= total; i += 4) wasm_v128_store(dx + i, zero);
+    for (; i < total; i++) dx[i] = 0.0f;
+    for (int img = 0; img < n; img++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                float *p00 = dx + (((size_t)img * h + 2 * oy) * w + 2 * ox) * c;
+                float *p01 = p00 + c, *p10 = p00 + (size_t)w * c, *p11 = p10 + c;
+                const float *g = dy + (((size_t)img * oh + oy) * ow + ox) * c;
+                int ch = 0;
+                for (; ch + 4 <= c; ch += 4) {
+                    v128_t v = wasm_f32x4_mul(wasm_v128_load(g + ch), quarter);
+                    wasm_v128_store(p00 + ch, v); wasm_v128_store(p01 + ch, v);
+                    wasm_v128_store(p10 + ch, v); wasm_v128_store(p11 + ch, v);
+                }
+                for (; ch < c; ch++) {
+                    float v = g[ch] * 0.25f;
+                    p00[ch] = v; p01[ch] = v; p10[ch] = v; p11[ch] = v;
+                }
+            }
+}
+
+static void bias_add__wasmsimd(float *y, const float *b, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        float *row = y + (size_t)r * cols;
+        int j = 0;
+        for (; j + 4 <= cols; j += 4) wasm_v128_store(row + j, wasm_f32x4_add(wasm_v128_load(row + j), wasm_v128_load(b + j)));
+        for (; j < cols; j++) row[j] += b[j];
+    }
+}
+
+static void bias_grad__wasmsimd(float *db, const float *dy, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        const float *row = dy + (size_t)r * cols;
+        int j = 0;
+        for (; j + 4 <= cols; j += 4) wasm_v128_store(db + j, wasm_f32x4_add(wasm_v128_load(db + j), wasm_v128_load(row + j)));
+        for (; j < cols; j++) db[j] += row[j];
+    }
+}
+
+const cnn_kernels cnn_kernels_wasmsimd = {
+    .name = "wasmsimd",
+    .gemm = gemm__wasmsimd,
+    .relu_fwd = relu_fwd__wasmsimd,
+    .relu_bwd = relu_bwd__wasmsimd,
+    .sigmoid_fwd = sigmoid_fwd__wasmsimd,
+    .sigmoid_bwd = sigmoid_bwd__wasmsimd,
+    .tanh_fwd = tanh_fwd__wasmsimd,
+    .tanh_bwd = tanh_bwd__wasmsimd,
+    .maxpool_fwd = maxpool_fwd__wasmsimd,
+    .maxpool_bwd = maxpool_bwd__wasmsimd,
+    .avgpool_fwd = avgpool_fwd__wasmsimd,
+    .avgpool_bwd = avgpool_bwd__wasmsimd,
+    .bias_add = bias_add__wasmsimd,
+    .bias_grad = bias_grad__wasmsimd,
+};
+#endif /* __wasm_simd128__ */

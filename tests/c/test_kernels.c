@@ -1,0 +1,231 @@
+/* test_kernels.c - every kernel variant against the scalar reference, at sizes around the tiles, with special
+ * values. Elementwise and pooling kernels must match bit for bit (NaN matches NaN); GEMM within
+ * |a - r| <= atol + rtol * |r|, the tolerance scaled by the sum length. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "kernels.h"
+
+static cnn_rng rng;
+
+static float *rand_buf(size_t n, float lo, float hi) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * cnn_rng_uniform(&rng);
+    return p;
+}
+
+static int same_bits(float a, float b) {
+    if (isnan(a) && isnan(b)) return 1;
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    return ua == ub;
+}
+
+/* Sprinkles special values (0, -0, NaN, +-inf, tiny, huge) into the first elements. */
+static void add_specials(float *x, size_t n) {
+    const float sp[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, 3e38f, -3e38f, 88.5f, -90.0f, 1.0f};
+    for (size_t i = 0; i < n && i < sizeof sp / sizeof sp[0]; i++) x[i * 3 % n] = sp[i];
+}
+
+static void test_gemm(void) {
+    static const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33};
+    float *work = malloc(CNN_GEMM_WORK_FLOATS * sizeof(float));
+    for (int v = 0; cnn_kernel_variants[v]; v++) {
+        const cnn_kernels *k = cnn_kernel_variants[v];
+        int fails = 0;
+        for (int trial = 0; trial < 120; trial++) {
+            int m = sizes[cnn_rng_below(&rng, 13)], n = sizes[cnn_rng_below(&rng, 13)], kk = sizes[cnn_rng_below(&rng, 13)];
+            if (trial % 10 == 0) m = 129 + trial % 7, n = 513 + trial % 5, kk = 257 + trial % 3; /* past MC, NC, KC */
+            int ta = trial % 2, tb = (trial / 2) % 2, acc = (trial / 4) % 2;
+            float *a = rand_buf((size_t)m * kk, -1, 1), *b = rand_buf((size_t)kk * n, -1, 1);
+            int ldc = n + (trial % 3); /* row stride larger than n: columns past n must stay untouched */
+            float *c = rand_buf((size_t)m * ldc, -1, 1), *r = malloc((size_t)m * ldc * sizeof(float));
+            memcpy(r, c, (size_t)m * ldc * sizeof(float));
+            int a_rs = ta ? 1 : kk, a_cs = ta ? m : 1, b_rs = tb ? 1 : n, b_cs = tb ? kk : 1;
+            k->gemm(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, m, n, kk, acc, work);
+            cnn_gemm__ref(r, ldc, a, a_rs, a_cs, b, b_rs, b_cs, m, n, kk, acc, NULL);
+            for (int i = 0; i < m && fails < 5; i++)
+                for (int j = 0; j < ldc && fails < 5; j++) {
+                    float got = c[(size_t)i * ldc + j], want = r[(size_t)i * ldc + j];
+                    float tol = j < n ? 1e-6f + 4e-7f * kk * (1.0f + fabsf(want)) : 0.0f;
+                    if (!(fabsf(got - want) <= tol)) {
+                        fails++;
+                        CHECK(0, "gemm %s m=%d n=%d k=%d ta=%d tb=%d acc=%d: C[%d][%d] = %.9g, reference %.9g", k->name,
+                              m, n, kk, ta, tb, acc, i, j, got, want);
+                    }
+                }
+            CHECK(fails == 0 || trial > 0, "gemm");
+            free(a), free(b), free(c), free(r);
+        }
+        CHECK(fails == 0, "gemm %s: %d mismatches", k->name, fails);
+    }
+    free(work);
+}
+
+typedef void (*unary_fn)(float *, const float *, size_t);
+typedef void (*binary_fn)(float *, const float *, const float *, size_t);
+
+static void compare_bits(const char *what, const char *variant, const float *got, const float *want, size_t n) {
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!same_bits(got[i], want[i]) && bad++ == 0) first = i;
+    CHECK(bad == 0, "%s %s: %zu of %zu elements differ, first at %zu: %.9g vs reference %.9g", what, variant, bad, n,
+          first, bad ? got[first] : 0.0f, bad ? want[first] : 0.0f);
+}
+
+static void test_elementwise(void) {
+    static const size_t sizes[] = {1, 3, 4, 5, 7, 8, 9, 33, 1001};
+    const cnn_kernels *ref = &cnn_kernels_scalar;
+    for (int v = 0; cnn_kernel_variants[v]; v++) {
+        const cnn_kernels *k = cnn_kernel_variants[v];
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s];
+            float *x = rand_buf(n, -12, 12), *dy = rand_buf(n, -2, 2);
+            add_specials(x, n);
+            float *y1 = malloc(n * 4 + 4), *y2 = malloc(n * 4 + 4);
+            unary_fn f1[] = {k->relu_fwd, k->sigmoid_fwd, k->tanh_fwd}, f2[] = {ref->relu_fwd, ref->sigmoid_fwd, ref->tanh_fwd};
+            binary_fn g1[] = {k->relu_bwd, k->sigmoid_bwd, k->tanh_bwd}, g2[] = {ref->relu_bwd, ref->sigmoid_bwd, ref->tanh_bwd};
+            const char *names[] = {"relu", "sigmoid", "tanh"};
+            for (int f = 0; f < 3; f++) {
+                f1[f](y1, x, n);
+                f2[f](y2, x, n);
+                compare_bits(names[f], k->name, y1, y2, n);
+                /* in place, as the model runs them */
+                memcpy(y1, x, n * 4);
+                f1[f](y1, y1, n);
+                compare_bits(names[f], "in place", y1, y2, n);
+                float *dx1 = malloc(n * 4 + 4), *dx2 = malloc(n * 4 + 4);
+                g1[f](dx1, y2, dy, n);
+                g2[f](dx2, y2, dy, n);
+                compare_bits(names[f], "backward", dx1, dx2, n);
+                free(dx1), free(dx2);
+            }
+            float *bias = rand_buf(n, -1, 1), *yb1 = rand_buf(3 * n, -1, 1), *yb2 = malloc(3 * n * 4);
+            memcpy(yb2, yb1, 3 * n * 4);
+            k->bias_add(yb1, bias, 3, (int)n);
+            ref->bias_add(yb2, bias, 3, (int)n);
+            compare_bits("bias_add", k->name, yb1, yb2, 3 * n);
+            float *db1 = rand_buf(n, -1, 1), *db2 = malloc(n * 4);
+            memcpy(db2, db1, n * 4);
+            k->bias_grad(db1, yb1, 3, (int)n);
+            ref->bias_grad(db2, yb1, 3, (int)n);
+            compare_bits("bias_grad", k->name, db1, db2, n);
+            free(x), free(dy), free(y1), free(y2), free(bias), free(yb1), free(yb2), free(db1), free(db2);
+        }
+    }
+}
+
+static void test_expf_poly(void) {
+    float worst = 0.0f;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        float e = cnn_expf_poly(x), r = expf(x);
+        float rel = fabsf(e - r) / r;
+        if (rel > worst) worst = rel;
+    }
+    CHECK(worst < 5e-7f, "expf_poly: worst relative error %g (expected < 5e-7)", worst);
+    CHECK(cnn_expf_poly(-1000.0f) >= 0.0f && cnn_expf_poly(-1000.0f) < 1e-37f, "expf_poly(-1000) = %g", cnn_expf_poly(-1000.0f));
+    CHECK(isfinite(cnn_expf_poly(1000.0f)), "expf_poly(1000) must stay finite, got %g", cnn_expf_poly(1000.0f));
+    CHECK(isnan(cnn_expf_poly(NAN)), "expf_poly(NaN) must be NaN");
+}
+
+static void test_pooling(void) {
+    static const int shapes[][3] = {{2, 2, 1}, {3, 3, 1}, {4, 5, 3}, {5, 4, 4}, {6, 6, 5}, {7, 9, 8}, {26, 26, 32}, {11, 11, 9}};
+    const cnn_kernels *ref = &cnn_kernels_scalar;
+    for (int v = 0; cnn_kernel_variants[v]; v++) {
+        const cnn_kernels *k = cnn_kernel_variants[v];
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int n = 2, h = shapes[s][0], w = shapes[s][1], c = shapes[s][2];
+            size_t in = (size_t)n * h * w * c, out = (size_t)n * (h / 2) * (w / 2) * c;
+            float *x = rand_buf(in, -1, 1);
+            /* ties: quantise half of the inputs so windows often hold equal maxima */
+            for (size_t i = 0; i < in; i += 2) x[i] = roundf(x[i] * 2.0f) / 2.0f;
+            add_specials(x, in);
+            float *y1 = malloc(out * 4 + 4), *y2 = malloc(out * 4 + 4), *dy = rand_buf(out, -1, 1);
+            float *dx1 = malloc(in * 4), *dx2 = malloc(in * 4);
+            k->maxpool_fwd(y1, x, n, h, w, c);
+            ref->maxpool_fwd(y2, x, n, h, w, c);
+            compare_bits("maxpool_fwd", k->name, y1, y2, out);
+            k->maxpool_bwd(dx1, x, y2, dy, n, h, w, c);
+            ref->maxpool_bwd(dx2, x, y2, dy, n, h, w, c);
+            compare_bits("maxpool_bwd", k->name, dx1, dx2, in);
+            k->avgpool_fwd(y1, x, n, h, w, c);
+            ref->avgpool_fwd(y2, x, n, h, w, c);
+            compare_bits("avgpool_fwd", k->name, y1, y2, out);
+            k->avgpool_bwd(dx1, dy, n, h, w, c);
+            ref->avgpool_bwd(dx2, dy, n, h, w, c);
+            compare_bits("avgpool_bwd", k->name, dx1, dx2, in);
+            free(x), free(y1), free(y2), free(dy), free(dx1), free(dx2);
+        }
+    }
+}
+
+/* The reference maxpool itself against a direct definition, so the comparisons above are not vacuous. */
+static void test_pooling_reference(void) {
+    float x[2 * 3 * 3 * 1] = {1, 5, 2, 3, 4, 9, 0, 0, 0, /* image 2 */ -1, -2, 7, -3, -1, 7, 7, 7, 7};
+    float y[2], dy[2] = {10, 20}, dx[18];
+    cnn_kernels_scalar.maxpool_fwd(y, x, 2, 3, 3, 1);
+    CHECK(y[0] == 5 && y[1] == -1, "maxpool reference: got %g %g, expected 5 -1", y[0], y[1]);
+    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1);
+    CHECK(dx[1] == 10 && dx[0] == 0 && dx[3] == 0 && dx[4] == 0, "maxpool_bwd reference routes to the max");
+    CHECK(dx[9] == 20 && dx[13] == 0, "maxpool_bwd reference: a tie goes to the first position (%g %g)", dx[9], dx[13]);
+    cnn_kernels_scalar.avgpool_fwd(y, x, 2, 3, 3, 1);
+    CHECK(y[0] == 3.25f && y[1] == -1.75f, "avgpool reference: got %g %g", y[0], y[1]);
+}
+
+static void test_im2col(void) {
+    /* im2col followed by the reference GEMM equals a direct convolution, valid and same padding */
+    for (int pad = 0; pad <= 1; pad++) {
+        int n = 2, h = 5, w = 6, c = 3, k = 3, oc = 4;
+        int oh = h - k + 1 + 2 * pad, ow = w - k + 1 + 2 * pad, K = k * k * c;
+        float *x = rand_buf((size_t)n * h * w * c, -1, 1), *wt = rand_buf((size_t)oc * K, -1, 1);
+        float *col = malloc((size_t)n * oh * ow * K * 4), *y = malloc((size_t)n * oh * ow * oc * 4);
+        cnn_im2col(col, x, n, h, w, c, k, pad, oh, ow);
+        cnn_gemm__ref(y, oc, col, K, 1, wt, 1, K, n * oh * ow, oc, K, 0, NULL);
+        float worst = 0;
+        for (int img = 0; img < n; img++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int o = 0; o < oc; o++) {
+                        double s = 0;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                                for (int ch = 0; ch < c; ch++) {
+                                    int iy = oy + ky - pad, ix = ox + kx - pad;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    s += (double)x[((img * h + iy) * w + ix) * c + ch] * wt[((o * k + ky) * k + kx) * c + ch];
+                                }
+                        float d = fabsf((float)s - y[((img * oh + oy) * ow + ox) * oc + o]);
+                        if (d > worst) worst = d;
+                    }
+        CHECK(worst < 1e-5f, "im2col pad=%d: worst difference from direct convolution %g", pad, worst);
+        /* col2im is the adjoint of im2col: <im2col(x), g> == <x, col2im(g)> */
+        float *g = rand_buf((size_t)n * oh * ow * K, -1, 1), *dx = malloc((size_t)n * h * w * c * 4);
+        cnn_col2im(dx, g, n, h, w, c, k, pad, oh, ow);
+        double lhs = 0, rhs = 0;
+        for (size_t i = 0; i < (size_t)n * oh * ow * K; i++) lhs += (double)col[i] * g[i];
+        for (size_t i = 0; i < (size_t)n * h * w * c; i++) rhs += (double)x[i] * dx[i];
+        CHECK(fabs(lhs - rhs) < 1e-3, "col2im pad=%d is not the adjoint of im2col: %g vs %g", pad, lhs, rhs);
+        free(x), free(wt), free(col), free(y), free(g), free(dx);
+    }
+}
+
+int main(void) {
+    cnn_rng_seed(&rng, 12345);
+    int variants = 0;
+    while (cnn_kernel_variants[variants]) variants++;
+    printf("# kernel variants in this build: %d (selected: %s)\n", variants, cnn_kernels_selected());
+#ifdef __wasm_simd128__
+    CHECK(variants == 2, "the SIMD build must carry the scalar and the wasmsimd variants, has %d", variants);
+#endif
+    RUN(test_gemm);
+    RUN(test_elementwise);
+    RUN(test_expf_poly);
+    RUN(test_pooling);
+    RUN(test_pooling_reference);
+    RUN(test_im2col);
+    return check_summary();
+}

