@@ -23,18 +23,20 @@ int cnn_idx_parse(cnn_idx_array *out, const uint8_t *bytes, size_t len, int min_
     if (len < header)
         return cnn_fail(CNN_E_FORMAT, "load_idx: %s: file is %zu bytes, truncated inside its %zu-byte header", what, len,
                         header);
-    size_t total = 1;
+    uint64_t total = 1; /* 64-bit: the product of four 32-bit dims is checked before it can wrap */
     for (int d = 0; d < ndims; d++) {
         const uint8_t *p = bytes + 4 + 4 * d;
         uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         if (v == 0) return cnn_fail(CNN_E_FORMAT, "load_idx: %s: dimension %d is 0 (expected >= 1)", what, d);
         out->dims[d] = v;
-        if (cnn_mul_size(&total, total, v) != 0 || total > len)
-            return cnn_fail(CNN_E_FORMAT, "load_idx: %s: dimensions need more bytes than the file's %zu", what, len);
+        if (total > ((uint64_t)1 << 62) / v)
+            return cnn_fail(CNN_E_FORMAT, "load_idx: %s: dimensions are absurdly large (not an IDX file?)", what);
+        total *= v;
     }
-    if (len - header != total)
-        return cnn_fail(CNN_E_FORMAT, "load_idx: %s: %s: data is %zu bytes, dimensions say %zu", what,
-                        len - header < total ? "file is truncated" : "file has trailing bytes", len - header, total);
+    if ((uint64_t)(len - header) != total)
+        return cnn_fail(CNN_E_FORMAT, "load_idx: %s: %s: data is %zu bytes, dimensions say %llu", what,
+                        (uint64_t)(len - header) < total ? "file is truncated" : "file has trailing bytes", len - header,
+                        (unsigned long long)total);
     out->ndims = ndims;
     out->data = bytes + header;
     return CNN_OK;

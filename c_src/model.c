@@ -1,8 +1,8 @@
 /* model.c - model creation (arenas, initialisation), forward and backward passes, prediction, introspection.
  *
  * Memory: one arena per kind (parameters, gradients, activations, activation gradients), sized at creation for
- * max_batch images; layers hold offsets into them. Activations, dropout and flatten work in place on their
- * input's block, so a conv + relu pair keeps one block. Each activation block has one consumer, so a layer's
+ * max_batch images; layers hold offsets into them. Flatten shares its input's block, and an activation or
+ * dropout right after a conv, dense or avgpool layer works in place, so a conv + relu pair keeps one block. Each activation block has one consumer, so a layer's
  * backward writes (not accumulates) its input gradient; parameter gradients accumulate (+=) until
  * cnn_model_zero_grads. */
 #include <math.h>
@@ -29,19 +29,20 @@ static size_t layout_activations(cnn_model *m) {
         l->in_off = cur;
         l->in_size = (size_t)l->ih * l->iw * l->ic;
         l->out_size = (size_t)l->oh * l->ow * l->oc;
-        switch (l->kind) {
-        case L_RELU: case L_SIGMOID: case L_TANH: case L_FLATTEN:
-            l->out_off = cur;
-            break;
-        case L_DROPOUT:
-            l->out_off = cur;
+        /* An elementwise layer may overwrite its input only when the layer that produced it does not need its
+         * own output for backward: conv, dense and avgpool (max-pool and activations do need theirs). */
+        cnn_layer_kind prev = i > 0 ? m->layers[i - 1].kind : L_SOFTMAX;
+        int in_place_ok = prev == L_CONV || prev == L_DENSE || prev == L_AVGPOOL;
+        int elementwise = l->kind == L_RELU || l->kind == L_SIGMOID || l->kind == L_TANH || l->kind == L_DROPOUT;
+        if (l->kind == L_DROPOUT) {
             l->mask_off = off;
             off += B * l->out_size;
-            break;
-        default:
+        }
+        if (l->kind == L_FLATTEN || (elementwise && in_place_ok)) {
+            l->out_off = cur; /* flatten only renames; in-place layers reuse the block */
+        } else {
             l->out_off = off;
             off += B * l->out_size;
-            break;
         }
         cur = l->out_off;
         if (off > ((size_t)1 << 29)) return 0; /* 2 GiB of floats per arena is beyond any wasm memory */
@@ -226,6 +227,8 @@ void cnn_model_forward(cnn_model *m, int n, int training) {
                     mask[j] = cnn_rng_uniform(&m->rng) < l->p ? 0.0f : scale;
                     y[j] = x[j] * mask[j];
                 }
+            } else if (y != x) {
+                memcpy(y, x, count * sizeof(float));
             }
             break;
         case L_FLATTEN: break;
@@ -275,6 +278,8 @@ void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels) {
             if (l->p > 0.0f) {
                 const float *mask = m->acts + l->mask_off;
                 for (size_t j = 0; j < count; j++) dx[j] = dy[j] * mask[j];
+            } else if (dx != dy) {
+                memcpy(dx, dy, count * sizeof(float));
             }
             break;
         case L_FLATTEN: break;

@@ -129,9 +129,9 @@ int cnn_trainer_run(cnn_trainer *t, int steps, cnn_step_stats *stats) {
             batch_loss += cnn_xent(pb, t->labels[b]);
         }
         if (!isfinite(batch_loss) || !all_finite(probs, (size_t)n * m->classes))
-            return cnn_fail(CNN_E_DIVERGED, "trainer_run: the loss became %s at step %d (learning rate %g); the step "
-                            "was not applied, try a lower learning rate", isnan(batch_loss) ? "NaN" : "infinite",
-                            t->t + 1, (double)cnn_schedule_lr(&t->p, t->t));
+            return cnn_fail(CNN_E_DIVERGED, "trainer_run: the loss became non-finite (NaN or infinite) at step %d "
+                            "(learning rate %g); the step was not applied, try a lower learning rate", t->t + 1,
+                            (double)cnn_schedule_lr(&t->p, t->t));
         cnn_model_backward(m, n, t->labels);
         if (!all_finite(m->grads, m->nparams))
             return cnn_fail(CNN_E_DIVERGED, "trainer_run: gradients overflowed at step %d (learning rate %g); the step "

@@ -1,0 +1,167 @@
+/* test_gradients.c - finite-difference checks of every layer's backward pass, for every kernel variant.
+ *
+ * For sampled parameters, the analytic gradient of the mean cross-entropy is compared with the central
+ * difference (L(w + h) - L(w - h)) / 2h, the loss summed in double. A sample whose perturbation flips a ReLU or
+ * changes a max-pool winner (a kink, where the derivative does not exist) is drawn again; each layer must also
+ * show gradients that are not all ~0, so the check cannot pass trivially. Dropout uses the same mask for every
+ * evaluation (the generator state is restored before each forward pass). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "model.h"
+
+#define BATCH 3
+#define SAMPLES 24
+
+static double loss_of(cnn_model *m, const float *x, const uint8_t *y, const cnn_rng *rng_at_start) {
+    size_t in = (size_t)m->in_h * m->in_w * m->in_c;
+    memcpy(cnn_model_input(m), x, BATCH * in * sizeof(float));
+    m->rng = *rng_at_start;
+    cnn_model_forward(m, BATCH, 1);
+    const float *p = cnn_model_probs(m);
+    double l = 0;
+    for (int b = 0; b < BATCH; b++) l += cnn_xent(p + b * m->classes, y[b]);
+    return l / BATCH;
+}
+
+/* The kink signature: ReLU signs and max-pool winners of the current forward pass. */
+static size_t signature(const cnn_model *m, unsigned char *sig) {
+    size_t n = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const cnn_layer *l = &m->layers[i];
+        const float *y = m->acts + l->out_off, *x = m->acts + l->in_off;
+        if (l->kind == L_RELU) {
+            for (size_t j = 0; j < BATCH * l->out_size; j++) sig[n++] = y[j] > 0.0f;
+        } else if (l->kind == L_MAXPOOL) {
+            for (int b = 0; b < BATCH; b++)
+                for (int oy = 0; oy < l->oh; oy++)
+                    for (int ox = 0; ox < l->ow; ox++)
+                        for (int c = 0; c < l->oc; c++) {
+                            float v = y[((b * l->oh + oy) * l->ow + ox) * l->oc + c];
+                            unsigned char q = 0;
+                            for (int dy = 1; dy >= 0; dy--)
+                                for (int dx = 1; dx >= 0; dx--)
+                                    if (x[((b * l->ih + 2 * oy + dy) * l->iw + 2 * ox + dx) * l->ic + c] == v)
+                                        q = (unsigned char)(dy * 2 + dx);
+                            sig[n++] = q;
+                        }
+        }
+    }
+    return n;
+}
+
+static void check_spec(const char *spec, const char *variant) {
+    cnn_model *m = NULL;
+    int st = cnn_model_create(&m, spec, 7, BATCH);
+    CHECK(st == CNN_OK, "create '%s': %s", spec, cnn_last_error());
+    if (st) return;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 99);
+    size_t in = (size_t)m->in_h * m->in_w * m->in_c;
+    float *x = malloc(BATCH * in * sizeof(float));
+    uint8_t y[BATCH];
+    for (size_t i = 0; i < BATCH * in; i++) x[i] = cnn_rng_uniform(&rng);
+    for (int b = 0; b < BATCH; b++) y[b] = (uint8_t)cnn_rng_below(&rng, (uint32_t)m->classes);
+    cnn_rng start = m->rng;
+
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    loss_of(m, x, y, &start);
+    cnn_model_backward(m, BATCH, y);
+    size_t sig_cap = m->act_per_image * BATCH + 16;
+    unsigned char *sig0 = malloc(sig_cap), *sig1 = malloc(sig_cap);
+    size_t nsig = signature(m, sig0);
+    float *grad = malloc(m->nparams * sizeof(float));
+    memcpy(grad, m->grads, m->nparams * sizeof(float));
+
+    for (int li = 0; li < m->nlayers; li++) {
+        cnn_layer *l = &m->layers[li];
+        if (!l->w_count) continue;
+        int checked = 0, redrawn = 0, big = 0;
+        double worst = 0;
+        for (int s = 0; checked < SAMPLES && s < SAMPLES * 4; s++) {
+            size_t total = l->w_count + l->b_count;
+            size_t j = cnn_rng_below(&rng, (uint32_t)total);
+            size_t idx = j < l->w_count ? l->w_off + j : l->b_off + (j - l->w_count);
+            float w0 = m->params[idx], h = 1e-2f;
+            m->params[idx] = w0 + h;
+            double lp = loss_of(m, x, y, &start);
+            int kink = signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
+            m->params[idx] = w0 - h;
+            double lm = loss_of(m, x, y, &start);
+            kink |= signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
+            m->params[idx] = w0;
+            if (kink) {
+                redrawn++;
+                continue;
+            }
+            /* the step actually taken in float arithmetic, not the nominal h */
+            double num = (lp - lm) / ((double)(w0 + h) - (double)(w0 - h));
+            double ana = grad[idx];
+            double err = fabs(num - ana), tol = 2e-4 + 1e-2 * fabs(ana);
+            if (err / (tol) > worst) worst = err / tol;
+            CHECK(err <= tol, "[%s] '%s' layer %s param %zu: analytic %.7g, numeric %.7g", variant, spec, l->name, idx,
+                  ana, num);
+            big += fabs(ana) > 1e-4;
+            checked++;
+        }
+        CHECK(checked >= SAMPLES / 2, "[%s] '%s' layer %s: only %d samples away from kinks (%d redrawn)", variant, spec,
+              l->name, checked, redrawn);
+        CHECK(big >= 3, "[%s] '%s' layer %s: only %d of %d sampled gradients are non-negligible", variant, spec, l->name,
+              big, checked);
+        printf("# [%s] %-8s %-4s checked %2d, redrawn %2d, worst error/tolerance %.3f\n", variant, l->name,
+               l->kind == L_CONV ? "conv" : "fc", checked, redrawn, worst);
+    }
+    free(x), free(sig0), free(sig1), free(grad);
+    cnn_model_free(m);
+}
+
+static const char *specs[] = {
+    /* valid conv, ReLU, max-pool, dense with ReLU and dropout */
+    "input 8x8x2; conv2d 4 3x3 relu; maxpool 2; flatten; dense 6 relu; dropout 0.3; dense 3",
+    /* same padding, tanh, avg-pool, sigmoid, odd sizes (pooling drops the last row and column) */
+    "input 7x9x1; conv2d 3 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; dense 4 tanh; dense 5",
+    /* two convolutions before pooling (the pytorch preset's shape), 5x5 kernel */
+    "input 10x10x1; conv2d 2 5x5 relu; conv2d 3 3x3 same relu; maxpool 2; dropout 0.25; dense 3",
+    /* dense only */
+    "input 4x4x1; dense 5 sigmoid; dense 3",
+};
+
+static void test_gradients(void) {
+    for (int v = 0; cnn_kernel_variants[v]; v++) {
+        cnn_kernels_select(cnn_kernel_variants[v]->name);
+        for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) check_spec(specs[s], cnn_kernel_variants[v]->name);
+    }
+}
+
+/* Parameter gradients accumulate over backward calls until zeroed (two passes = twice one pass). */
+static void test_gradients_accumulate(void) {
+    cnn_model *m = NULL;
+    CHECK(cnn_model_create(&m, specs[0], 3, BATCH) == CNN_OK, "%s", cnn_last_error());
+    if (!m) return;
+    size_t in = (size_t)m->in_h * m->in_w * m->in_c;
+    for (size_t i = 0; i < BATCH * in; i++) cnn_model_input(m)[i] = (float)(i % 7) / 7.0f;
+    uint8_t y[BATCH] = {0, 1, 2};
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    cnn_rng start = m->rng;
+    cnn_model_forward(m, BATCH, 1);
+    cnn_model_backward(m, BATCH, y);
+    float *once = malloc(m->nparams * sizeof(float));
+    memcpy(once, m->grads, m->nparams * sizeof(float));
+    m->rng = start;
+    cnn_model_forward(m, BATCH, 1);
+    cnn_model_backward(m, BATCH, y);
+    size_t bad = 0;
+    for (size_t i = 0; i < m->nparams; i++) bad += fabsf(m->grads[i] - 2.0f * once[i]) > 1e-6f * (1.0f + fabsf(once[i]));
+    CHECK(bad == 0, "%zu gradients did not accumulate", bad);
+    free(once);
+    cnn_model_free(m);
+}
+
+int main(void) {
+    RUN(test_gradients);
+    RUN(test_gradients_accumulate);
+    return check_summary();
+}
