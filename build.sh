@@ -30,6 +30,11 @@ done
 
 say() { echo "build.sh: $*" >&2; }
 
+# One build at a time (npm start and npm test may run side by side).
+mkdir -p build
+exec 9>build/.lock
+flock 9
+
 # --- tools --------------------------------------------------------------------------------------------------
 apt_install() { # package why: installs a Debian package when root, otherwise says exactly what to run
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

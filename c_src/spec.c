@@ -255,12 +255,13 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
     if (!copy) return cnn_fail(CNN_E_NOMEM, "spec: out of memory");
     /* Lower-case; comments run to the end of the line; ';' and newlines both end a statement. */
     int in_comment = 0;
-    for (size_t i = 0; i <= tlen; i++) {
+    for (size_t i = 0; i < tlen; i++) {
         char ch = text[i];
         if (ch == '#') in_comment = 1;
         if (ch == '\n' || ch == '\r') in_comment = 0, ch = ';';
         copy[i] = in_comment ? ' ' : (char)tolower((unsigned char)ch);
     }
+    copy[tlen] = 0;
     builder b = {.m = m, .h = 28, .w = 28, .c = 1};
     m->nlayers = 0;
     m->in_h = 28, m->in_w = 28, m->in_c = 1;
@@ -289,6 +290,7 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
         }
         b.statement = i + 1;
         b.text = original;
+        if (nw == 0) continue; /* only separators */
         if (nw > MAX_WORDS) st = bad(&b, "too many words (at most %s)", "8");
         else st = parse_statement(&b, words, nw, i == nst - 1);
     }

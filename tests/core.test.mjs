@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CnnError } from '../web/cnn.mjs';
+import { CnnError, loadCnn } from '../web/cnn.mjs';
+import { loadIdxPair } from '../tools/lib/mnist.mjs';
 import { setup, inputs, parseSafetensors } from './helpers.mjs';
 
 const SMALL_CNN = 'conv2d 8 3x3 relu; maxpool 2; conv2d 16 3x3 same relu; maxpool 2; dense 32 relu; dropout 0.25; dense 10';
@@ -234,6 +235,11 @@ test('bad specs name the bad layer', async () => {
   expectCnnError(() => cnn.createModel('dropout 1.5; dense 10'), /dropout probability '1.5'/, 2);
   expectCnnError(() => cnn.createModel('softmax; dense 10'), /softmax must be the last layer/, 2);
   expectCnnError(() => cnn.createModel(''), /spec is empty/, 2);
+  expectCnnError(() => cnn.createModel('#\xfc'), /spec is empty/, 2); // a comment running to the very end
+  expectCnnError(() => cnn.createModel(',\n*'), /layer 2 \('\*'\): unknown layer '\*'/, 2); // a statement of separators only
+  const commented = cnn.createModel('dense 10 # comment without a newline');
+  assert.equal(commented.classes, 10);
+  commented.free();
   expectCnnError(() => cnn.createModel('mlp', { maxBatch: 0 }), /maxBatch 0/, 1);
   stillUsable(cnn);
   const m = cnn.createModel('# a comment\nINPUT 28x28\nConv2D 4 5x5 same Tanh # trailing\nAvgPool 2\nDense 10\nsoftmax');
@@ -308,4 +314,24 @@ test('predict refuses NaN pixels and wrong sizes; preprocessDigit refuses an emp
   assert.equal(out.length, 784);
   assert.ok(out.some((v) => v > 0.5));
   m.free();
+});
+
+test('the scalar build loads, trains and agrees with the SIMD build', async () => {
+  const { cnn, test: t10k } = await setup();
+  const scalar = await loadCnn({ variant: 'scalar' });
+  assert.equal(scalar.build, 'scalar');
+  assert.equal(scalar.kernels, 'scalar');
+  const simdModel = cnn.createModel('keras', { seed: 6 });
+  const scalarModel = scalar.loadModel(simdModel.save());
+  const x = inputs(t10k, 0, 50);
+  const a = simdModel.predict(x), b = scalarModel.predict(x);
+  let worst = 0;
+  a.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - b[i])); });
+  assert.ok(worst < 1e-5, `largest difference between builds: ${worst}`);
+  const ds = await loadIdxPair(scalar, 'test');
+  const before = scalarModel.evaluate(ds, { first: 9000, count: 1000 }).accuracy;
+  await scalarModel.fit(ds, { limit: 2000, batchSize: 32 });
+  const after = scalarModel.evaluate(ds, { first: 9000, count: 1000 }).accuracy;
+  assert.ok(after > before + 0.5, `scalar build training: ${before} -> ${after}`);
+  [simdModel, scalarModel, ds].forEach((o) => o.free());
 });

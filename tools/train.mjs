@@ -86,14 +86,15 @@ async function main() {
     process.stderr.write(`loaded ${n} tensors from ${v.init}\n`);
   }
   if (v.freeze) model.freeze(v.freeze.split(',').map((s) => s.trim()).filter(Boolean));
-  process.stderr.write(`training ${v.model} (${model.paramCount} parameters) on ${fitOptions.limit ?? train.count} ` +
-    `images, ${cnn.kernels} kernels\n`);
+  const header = `training ${v.model} (${model.paramCount} parameters) on ${fitOptions.limit ?? train.count} ` +
+    `images, ${cnn.kernels} kernels\n`;
 
   let bar = null;
   const started = performance.now();
   const history = await model.fit(train, {
     ...fitOptions,
     onProgress(p) {
+      if (p.epoch === 1 && !bar) process.stderr.write(header); // once the run has really started
       if (!bar || bar.epoch !== p.epoch) {
         bar?.done();
         bar = createProgress({ total: p.stepsPerEpoch, label: `epoch ${p.epoch}/${p.epochs}` });

@@ -3,6 +3,14 @@
  * The bytes are validated by the C core (Cnn.datasetFromIdx); this module only unpacks them.
  */
 
+/** A data file that cannot be read as what it claims to be (bad gzip, too large). */
+export class DataError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
 /** Largest decompressed file accepted (MNIST's training images are 47 MB). */
 export const MAX_FILE_BYTES = 512 * 1024 * 1024;
 
@@ -26,8 +34,8 @@ export async function gunzipIfNeeded(bytes, { name = 'file', maxBytes = MAX_FILE
   try {
     return new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxBytes }));
   } catch (e) {
-    if (e.code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${name}: decompresses to more than ${maxBytes} bytes`);
-    throw new Error(`${name}: not a valid gzip file (${e.message})`);
+    if (e.code === 'ERR_BUFFER_TOO_LARGE') throw new DataError(`${name}: decompresses to more than ${maxBytes} bytes`);
+    throw new DataError(`${name}: not a valid gzip file (${e.message})`);
   }
 }
 
@@ -47,7 +55,7 @@ async function gunzipStream(bytes, name, maxBytes) {
       chunks.push(value);
     }
   } catch (e) {
-    throw new Error(e instanceof RangeError ? `${name}: ${e.message}` : `${name}: not a valid gzip file (${e.message})`);
+    throw new DataError(e instanceof RangeError ? `${name}: ${e.message}` : `${name}: not a valid gzip file (${e.message})`);
   }
   const out = new Uint8Array(total);
   let off = 0;

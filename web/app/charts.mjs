@@ -1,0 +1,145 @@
+/**
+ * charts.mjs - a small line chart on a canvas (training curves). Sharp on high-DPI screens, redraws on resize,
+ * at most once per animation frame. Colours come from CSS custom properties so the theme applies.
+ *
+ *   const chart = new LineChart(canvas, { yMin: 0, format: (v) => v.toFixed(2) });
+ *   chart.setSeries([{ name: 'train', color: '--series-1', points: [] }, ...]);
+ *   chart.add(0, x, y);
+ */
+
+export class LineChart {
+  /**
+   * @param {HTMLCanvasElement} canvas sized by CSS; the bitmap follows
+   * @param {{yMin?: number, yMax?: number, format?: (v: number) => string}} [o]
+   *   yMin/yMax fix that end of the y axis (otherwise it follows the data)
+   */
+  constructor(canvas, { yMin, yMax, format = (v) => v.toFixed(2) } = {}) {
+    this.canvas = canvas;
+    this.o = { yMin, yMax, format };
+    this.series = [];
+    this.xMax = 1;
+    this._frame = 0;
+    new ResizeObserver(() => this.redraw()).observe(canvas);
+  }
+
+  /** @param {{name: string, color: string, points?: number[][], dots?: boolean, width?: number}[]} series */
+  setSeries(series) {
+    this.series = series.map((s) => ({ points: [], dots: false, width: 1.5, ...s }));
+    this.redraw();
+  }
+
+  /** Removes every point; @param {number} [xMax] the x range to show (e.g. the epoch count) */
+  clear(xMax = this.xMax) {
+    for (const s of this.series) s.points = [];
+    this.xMax = xMax;
+    this.redraw();
+  }
+
+  /** Adds a point to a series. @param {number} i series index @param {number} x @param {number} y */
+  add(i, x, y) {
+    if (!Number.isFinite(y)) return;
+    this.series[i].points.push([x, y]);
+    if (x > this.xMax) this.xMax = x;
+    this.redraw();
+  }
+
+  /** Schedules a redraw on the next animation frame. */
+  redraw() {
+    if (this._frame) return;
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      this._draw();
+    });
+  }
+
+  _draw() {
+    const { canvas } = this;
+    const dpr = window.devicePixelRatio || 1;
+    const cssW = canvas.clientWidth, cssH = canvas.clientHeight;
+    if (!cssW || !cssH) return;
+    if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
+      canvas.width = Math.round(cssW * dpr);
+      canvas.height = Math.round(cssH * dpr);
+    }
+    canvas.dataset.points = String(this.series.reduce((n, s) => n + s.points.length, 0));
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, cssW, cssH);
+    const style = getComputedStyle(canvas);
+    const color = (c) => (c.startsWith('--') ? style.getPropertyValue(c).trim() || '#888' : c);
+    const ink = color('--chart-ink'), grid = color('--chart-grid');
+    ctx.font = `11px ${style.fontFamily}`;
+
+    // y range from the data unless fixed
+    let lo = Infinity, hi = -Infinity;
+    for (const s of this.series) for (const [, y] of s.points) { lo = Math.min(lo, y); hi = Math.max(hi, y); }
+    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+    lo = this.o.yMin ?? lo;
+    hi = this.o.yMax ?? hi;
+    if (hi - lo < 1e-6) hi = lo + 1;
+    [lo, hi] = niceRange(lo, hi, this.o.yMin !== undefined, this.o.yMax !== undefined);
+
+    const pad = { l: 44, r: 10, t: 8, b: 26 };
+    const w = cssW - pad.l - pad.r, h = cssH - pad.t - pad.b;
+    const X = (x) => pad.l + (x / this.xMax) * w;
+    const Y = (y) => pad.t + (1 - (y - lo) / (hi - lo)) * h;
+
+    // grid and labels
+    ctx.strokeStyle = grid;
+    ctx.fillStyle = ink;
+    ctx.lineWidth = 1;
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      const y = Math.round(Y(v)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(pad.l, y);
+      ctx.lineTo(pad.l + w, y);
+      ctx.stroke();
+      ctx.fillText(this.o.format(v), pad.l - 6, y);
+    }
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    const xStep = niceStep(this.xMax / 5);
+    for (let x = 0; x <= this.xMax + 1e-9; x += xStep) {
+      ctx.fillText(String(+x.toFixed(2)), X(x), pad.t + h + 6);
+    }
+
+    // series
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(pad.l, pad.t - 2, w + 2, h + 4);
+    ctx.clip();
+    for (const s of this.series) {
+      if (!s.points.length) continue;
+      ctx.strokeStyle = ctx.fillStyle = color(s.color);
+      ctx.lineWidth = s.width;
+      ctx.lineJoin = 'round';
+      ctx.beginPath();
+      s.points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
+      ctx.stroke();
+      if (s.dots) {
+        for (const [x, y] of s.points) {
+          ctx.beginPath();
+          ctx.arc(X(x), Y(y), 3, 0, 2 * Math.PI);
+          ctx.fill();
+        }
+      }
+    }
+    ctx.restore();
+  }
+}
+
+function niceStep(raw) {
+  if (raw <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+/** Widens [lo, hi] to round numbers (ends that are fixed stay). */
+function niceRange(lo, hi, fixLo, fixHi) {
+  const step = niceStep((hi - lo) / 4);
+  return [fixLo ? lo : Math.floor(lo / step) * step, fixHi ? hi : Math.ceil(hi / step) * step];
+}
