@@ -2,7 +2,8 @@
 # build.sh - builds everything the page, the tools, the tests and the benchmark need.
 #
 #   bash build.sh            release build (what `npm start`, `npm test` and `npm run bench` run first)
-#   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm module and test programs
+#   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm module (which then loads in
+#                            browsers only) and in the C test programs
 #   bash build.sh --test-deps  also install what the tests use: Debian's chromium and python3-torch
 #   bash build.sh --clean    remove everything this script generates
 #
@@ -23,7 +24,7 @@ for arg in "$@"; do
     --debug) mode=debug ;;
     --test-deps) test_deps=1 ;;
     --clean) rm -rf build web/build web/data; echo "build.sh: cleaned"; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/!p}' "$0"; exit 0 ;;
     *) echo "build.sh: unknown option '$arg' (expected --debug, --test-deps, --clean or --help)" >&2; exit 2 ;;
   esac
 done
