@@ -106,7 +106,8 @@ CNN_API const uint8_t *cnn_dataset_labels(const cnn_dataset *ds);
  *   dropout P                          0 <= P < 1, active only in training
  *   flatten                            (H, W, C) -> features; implicit before the first dense
  *   softmax                            optional last layer; the output is always softmax + cross-entropy
- * The last layer with parameters must be dense; its size is the class count.
+ * The last layer (before the optional softmax) must be a dense layer without activation: its size is the class
+ * count (2..256). Sizes: sides up to 1024, up to 16 channels, kernels up to 15x15, at most 64 layers.
  * Parameter layers are named conv1, conv2, ... and fc1, fc2, ... in order of appearance. */
 
 /* The spec of a preset: "keras", "pytorch" or "mlp". Returns NULL for an unknown name. */
@@ -155,11 +156,13 @@ CNN_API int cnn_model_is_frozen(const cnn_model *m, const char *layer_name);
 CNN_API float *cnn_model_params(cnn_model *m);
 
 /* Class probabilities for n images in [0, 1]:  probs (n, classes) <- x (n, H, W, C). Inference mode
- * (dropout off). n may exceed max_batch. */
+ * (dropout off). n may exceed max_batch. CNN_E_INVALID for a non-finite pixel or non-finite outputs. */
 CNN_API int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n);
 
-/* Copies the output of a layer for the last image of the last predict call: out (H, W, C) of that layer.
- * For showing what the network computes (feature maps). */
+/* Copies the output of a layer for the last image of the last forward pass (predict, evaluate or a training
+ * step): out (H, W, C) of that layer. For showing what the network computes (feature maps). A conv, dense or
+ * avgpool layer directly followed by an activation or dropout shares its buffer with it, so it shows the values
+ * after that activation. */
 CNN_API int cnn_model_layer_output(const cnn_model *m, float *out, int layer);
 
 /* ==================================================================================================== */
@@ -202,20 +205,20 @@ typedef struct {
     float momentum;         /* SGD, 0 <= m < 1 */
     int nesterov;           /* SGD, 0 or 1 */
     float beta1, beta2;     /* Adam, in [0, 1) */
-    float eps;              /* Adam, > 0 */
-    float weight_decay;     /* >= 0; applied to weights, not biases */
-    int decoupled_decay;    /* 1: AdamW-style decoupled decay; 0: L2 added to the gradient */
+    float eps;              /* Adam, in (0, 1] */
+    float weight_decay;     /* 0..1; applied to weights, not biases */
+    int decoupled_decay;    /* 1: AdamW-style decoupled decay (lr * weight_decay < 1); 0: L2 added to the gradient */
     int schedule;           /* cnn_schedule_kind */
     int warmup_steps;       /* >= 0 */
     int step_size;          /* STEP: steps between decays, >= 1 */
     float gamma;            /* STEP, EXPONENTIAL: factor in (0, 1] */
     int total_steps;        /* COSINE: length of the decay, >= 1 */
-    float min_lr;           /* COSINE: floor, >= 0 */
+    float min_lr;           /* COSINE: floor, 0..lr */
     int batch;              /* 1..max_batch of the model */
     int augment;            /* 1: random shifts, rotations and scaling of training images */
-    float aug_shift;        /* pixels, max shift (default 2) */
-    float aug_rotate;       /* degrees, max rotation (default 10) */
-    float aug_scale;        /* max relative scale change (default 0.1) */
+    float aug_shift;        /* pixels, max shift, 0..8 (default 2) */
+    float aug_rotate;       /* degrees, max rotation, 0..45 (default 10) */
+    float aug_scale;        /* max relative scale change, 0..0.5 (default 0.1) */
 } cnn_train_params;
 
 /* Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, constant schedule, batch 32, no augmentation. */
@@ -251,9 +254,10 @@ CNN_API int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_datase
                                const cnn_train_params *p);
 CNN_API void cnn_trainer_free(cnn_trainer *t);
 CNN_API int cnn_trainer_steps_per_epoch(const cnn_trainer *t);
-/* Runs up to `steps` optimizer steps (stopping early at the end of an epoch) and fills *stats.
- * A step whose loss or gradients are not finite is not applied: the model keeps its last weights and the
- * call returns CNN_E_DIVERGED. Stopping between calls always leaves a consistent model. */
+/* Runs up to `steps` optimizer steps (stopping early at the end of an epoch) and fills *stats for the steps
+ * applied. A step whose loss, gradients or new weights are not finite is not applied (or undone): the model and
+ * the optimizer keep their last state and the call returns CNN_E_DIVERGED. Stopping between calls always leaves
+ * a consistent model. */
 CNN_API int cnn_trainer_run(cnn_trainer *t, int steps, cnn_step_stats *stats);
 
 /* ==================================================================================================== */

@@ -75,10 +75,13 @@ void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float 
 #endif
 
 /* ---- layout helpers shared by all variants (memory movement, no arithmetic to vectorise by hand) ---- */
-/* col (n * oh * ow, k * k * c) <- x (n, h, w, c): rows (image, oy, ox), columns (ky, kx, channel); zero pad. */
-void cnn_im2col(float *col, const float *x, int n, int h, int w, int c, int k, int pad, int oh, int ow);
-/* dx (n, h, w, c) overwritten with the scatter-add of dcol (n * oh * ow, k * k * c). */
-void cnn_col2im(float *dx, const float *dcol, int n, int h, int w, int c, int k, int pad, int oh, int ow);
+/* col (rows, k * k * c) <- output rows [row0, row0 + rows) of the convolution of x (n, h, w, c): output row r is
+ * (image, oy, ox) with r = (image * oh + oy) * ow + ox; columns (ky, kx, channel); zero padding. */
+void cnn_im2col(float *col, const float *x, size_t row0, int rows, int h, int w, int c, int k, int pad, int oh,
+                int ow);
+/* dx (n, h, w, c) accumulates the scatter-add of dcol (rows, k * k * c) for the same output rows. */
+void cnn_col2im_add(float *dx, const float *dcol, size_t row0, int rows, int h, int w, int c, int k, int pad,
+                    int oh, int ow);
 
 /* exp(x) for float, the same polynomial in the scalar and the SIMD kernels so they agree bit for bit. */
 float cnn_expf_poly(float x);

@@ -12,21 +12,23 @@
 #include "kernels.h"
 #include "model.h"
 
-static int conv_chunk_images(const cnn_layer *l) {
-    int per = l->oh * l->ow;
-    int n = CNN_CONV_CHUNK_ROWS / per;
-    return n < 1 ? 1 : n;
+/* Output rows unrolled at a time for conv layer l: bounded in rows and in workspace floats. */
+static int conv_chunk_rows(const cnn_layer *l) {
+    size_t K = (size_t)l->k * l->k * l->ic;
+    size_t rows = CNN_CONV_CHUNK_FLOATS / K;
+    if (rows > CNN_CONV_CHUNK_ROWS) rows = CNN_CONV_CHUNK_ROWS;
+    return rows < 1 ? 1 : (int)rows;
 }
 
 /* Assigns activation offsets (in floats, each block is max_batch * size) and returns the total, or 0 on
  * overflow. */
 static size_t layout_activations(cnn_model *m) {
-    size_t B = (size_t)m->max_batch, off = 0, cur = 0;
-    size_t in_size = (size_t)m->in_h * m->in_w * m->in_c;
-    off = B * in_size; /* the input block */
-    for (int i = 0; i < m->nlayers; i++) {
+    /* 64-bit arithmetic: on wasm32 size_t would wrap before the limit check */
+    uint64_t B = (uint64_t)m->max_batch, off = 0, cur = 0;
+    off = B * (uint64_t)m->in_h * m->in_w * m->in_c; /* the input block */
+    for (int i = 0; i < m->nlayers && off <= CNN_MAX_ACT_FLOATS; i++) {
         cnn_layer *l = &m->layers[i];
-        l->in_off = cur;
+        l->in_off = (size_t)cur;
         l->in_size = (size_t)l->ih * l->iw * l->ic;
         l->out_size = (size_t)l->oh * l->ow * l->oc;
         /* An elementwise layer may overwrite its input only when the layer that produced it does not need its
@@ -35,20 +37,20 @@ static size_t layout_activations(cnn_model *m) {
         int in_place_ok = prev == L_CONV || prev == L_DENSE || prev == L_AVGPOOL;
         int elementwise = l->kind == L_RELU || l->kind == L_SIGMOID || l->kind == L_TANH || l->kind == L_DROPOUT;
         if (l->kind == L_DROPOUT) {
-            l->mask_off = off;
+            l->mask_off = (size_t)off;
             off += B * l->out_size;
         }
         if (l->kind == L_FLATTEN || (elementwise && in_place_ok)) {
-            l->out_off = cur; /* flatten only renames; in-place layers reuse the block */
+            l->out_off = (size_t)cur; /* flatten only renames; in-place layers reuse the block */
         } else {
-            l->out_off = off;
+            l->out_off = (size_t)off;
             off += B * l->out_size;
         }
         cur = l->out_off;
-        if (off > ((size_t)1 << 29)) return 0; /* 2 GiB of floats per arena is beyond any wasm memory */
     }
-    m->act_per_image = off / B;
-    return off;
+    if (off > CNN_MAX_ACT_FLOATS) return 0;
+    m->act_per_image = (size_t)(off / B);
+    return (size_t)off;
 }
 
 static void init_params(cnn_model *m) {
@@ -97,17 +99,16 @@ int cnn_model_create(cnn_model **out, const char *spec_or_preset, uint32_t seed,
         l->b_off = np;
         np += l->b_count;
         if (l->kind == L_CONV) {
-            size_t rows = (size_t)conv_chunk_images(l) * l->oh * l->ow;
-            if (rows > (size_t)max_batch * l->oh * l->ow) rows = (size_t)max_batch * l->oh * l->ow;
-            size_t need = rows * l->k * l->k * l->ic;
-            if (need > col) col = need;
+            uint64_t rows = (uint64_t)conv_chunk_rows(l), all = (uint64_t)max_batch * l->oh * l->ow;
+            uint64_t need = (rows < all ? rows : all) * l->k * l->k * l->ic; /* <= CNN_CONV_CHUNK_FLOATS */
+            if (need > col) col = (size_t)need;
         }
     }
     m->nparams = np;
     size_t acts = layout_activations(m);
     if (!acts) {
-        st = cnn_fail(CNN_E_INVALID, "model_create: activations for max_batch %d do not fit in memory (lower it)",
-                      max_batch);
+        st = cnn_fail(CNN_E_INVALID, "model_create: activations for max_batch %d need more than %zu floats "
+                      "(lower max_batch or use a smaller network)", max_batch, (size_t)CNN_MAX_ACT_FLOATS);
         goto fail;
     }
     m->params = malloc(np * sizeof(float));
@@ -153,12 +154,13 @@ static void softmax_rows(float *y, const float *x, int n, int classes) {
 
 static void conv_forward(cnn_model *m, const cnn_layer *l, float *y, const float *x, int n) {
     const cnn_kernels *k = cnn_kern();
-    int K = l->k * l->k * l->ic, per = l->oh * l->ow, chunk = conv_chunk_images(l);
+    int K = l->k * l->k * l->ic, chunk = conv_chunk_rows(l);
+    size_t total = (size_t)n * l->oh * l->ow;
     const float *w = m->params + l->w_off; /* (OC, KH, KW, IC) = (OC, K) */
-    for (int i0 = 0; i0 < n; i0 += chunk) {
-        int ni = n - i0 < chunk ? n - i0 : chunk, rows = ni * per;
-        float *yc = y + (size_t)i0 * l->out_size; /* (rows, OC) */
-        cnn_im2col(m->col, x + (size_t)i0 * l->in_size, ni, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
+    for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
+        int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
+        float *yc = y + r0 * l->oc; /* (rows, OC) */
+        cnn_im2col(m->col, x, r0, rows, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
         k->gemm(yc, l->oc, m->col, K, 1, w, 1, K, rows, l->oc, K, 0, m->gemm_work); /* col . W^T */
         k->bias_add(yc, m->params + l->b_off, rows, l->oc);
     }
@@ -168,20 +170,22 @@ static void conv_forward(cnn_model *m, const cnn_layer *l, float *y, const float
 static void conv_backward(cnn_model *m, const cnn_layer *l, float *dx, const float *x, const float *dy, int n,
                           int need_dx) {
     const cnn_kernels *k = cnn_kern();
-    int K = l->k * l->k * l->ic, per = l->oh * l->ow, chunk = conv_chunk_images(l);
+    int K = l->k * l->k * l->ic, chunk = conv_chunk_rows(l);
+    size_t total = (size_t)n * l->oh * l->ow;
     const float *w = m->params + l->w_off;
     float *dw = m->grads + l->w_off, *db = m->grads + l->b_off;
-    for (int i0 = 0; i0 < n; i0 += chunk) {
-        int ni = n - i0 < chunk ? n - i0 : chunk, rows = ni * per;
-        const float *dyc = dy + (size_t)i0 * l->out_size; /* (rows, OC) */
+    if (need_dx) memset(dx, 0, (size_t)n * l->in_size * sizeof(float)); /* chunks scatter-add into it */
+    for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
+        int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
+        const float *dyc = dy + r0 * l->oc; /* (rows, OC) */
         if (!l->frozen) {
-            cnn_im2col(m->col, x + (size_t)i0 * l->in_size, ni, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
+            cnn_im2col(m->col, x, r0, rows, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
             k->gemm(dw, K, dyc, 1, l->oc, m->col, K, 1, l->oc, K, rows, 1, m->gemm_work); /* dW += dY^T . col */
             k->bias_grad(db, dyc, rows, l->oc);
         }
         if (need_dx) {
             k->gemm(m->dcol, K, dyc, l->oc, 1, w, K, 1, rows, K, l->oc, 0, m->gemm_work); /* dcol = dY . W */
-            cnn_col2im(dx + (size_t)i0 * l->in_size, m->dcol, ni, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
+            cnn_col2im_add(dx, m->dcol, r0, rows, l->ih, l->iw, l->ic, l->k, l->pad, l->oh, l->ow);
         }
     }
 }
@@ -300,7 +304,12 @@ int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n) {
                                 j % in_size, i0 + (int)(j / in_size));
         memcpy(m->acts, src, (size_t)ni * in_size * sizeof(float));
         cnn_model_forward(m, ni, 0);
-        memcpy(probs + (size_t)i0 * m->classes, cnn_model_probs(m), (size_t)ni * m->classes * sizeof(float));
+        const float *p = cnn_model_probs(m);
+        for (size_t j = 0; j < (size_t)ni * m->classes; j++)
+            if (!isfinite(p[j]))
+                return cnn_fail(CNN_E_INVALID, "predict: the network's outputs for image %d are not finite numbers "
+                                "(are its inputs or weights extremely large?)", i0 + (int)(j / m->classes));
+        memcpy(probs + (size_t)i0 * m->classes, p, (size_t)ni * m->classes * sizeof(float));
     }
     return CNN_OK;
 }

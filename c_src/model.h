@@ -11,8 +11,11 @@
 #define CNN_MAX_IMAGES 10000000
 #define CNN_MAX_BATCH 4096
 #define CNN_MAX_PARAMS (64 * 1024 * 1024)
-/* Convolution inputs are unrolled (im2col) this many output rows at a time, bounding the workspace. */
+/* Convolutions are unrolled (im2col) at most this many output rows, and this many floats, at a time. */
 #define CNN_CONV_CHUNK_ROWS 4096
+#define CNN_CONV_CHUNK_FLOATS (4 * 1024 * 1024)
+/* Each activation arena holds at most this many floats (1 GiB): beyond it, max_batch must be lowered. */
+#define CNN_MAX_ACT_FLOATS ((size_t)1 << 28)
 
 struct cnn_dataset {
     int n, h, w, c, classes;
@@ -55,10 +58,10 @@ struct cnn_model {
     size_t act_per_image;/* floats of activations per image (all layer inputs/outputs + dropout masks) */
     float *acts;         /* (max_batch, ...) per-layer blocks of (max_batch, size) */
     float *dacts;        /* same shape as acts: gradients of the activations */
-    float *col;          /* (CNN_CONV_CHUNK_ROWS + ..., k * k * c) im2col workspace */
+    float *col;          /* (rows, k * k * c) im2col workspace, at most CNN_CONV_CHUNK_FLOATS */
     float *dcol;         /* same size, gradient of col */
     float *gemm_work;    /* CNN_GEMM_WORK_FLOATS */
-    int last_batch;      /* images in the last forward pass */
+    int last_batch;      /* images in the last forward pass (predict, evaluate or a training step) */
 };
 
 /* Parses and validates a spec (or a preset name) into m's layer list, shapes and canonical text; allocates

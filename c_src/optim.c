@@ -51,6 +51,9 @@ int cnn_train_params_check(const cnn_train_params *p, const cnn_model *m) {
     REQUIRE(in_range(p->beta2, 0, 1) && p->beta2 < 1, "train_params: beta2 %g (expected 0 <= b < 1)", (double)p->beta2);
     REQUIRE(in_range(p->eps, 0, 1) && p->eps > 0, "train_params: eps %g (expected 0 < eps <= 1)", (double)p->eps);
     REQUIRE(in_range(p->weight_decay, 0, 1), "train_params: weight decay %g (expected 0..1)", (double)p->weight_decay);
+    REQUIRE(!p->decoupled_decay || p->lr * p->weight_decay < 1.0f,
+            "train_params: decoupled weight decay %g times learning rate %g must be below 1 (it scales weights by "
+            "1 - lr * decay each step)", (double)p->weight_decay, (double)p->lr);
     REQUIRE(p->decoupled_decay == 0 || p->decoupled_decay == 1, "train_params: decoupled_decay %d (expected 0 or 1)",
             p->decoupled_decay);
     REQUIRE(p->schedule >= CNN_SCHED_CONSTANT && p->schedule <= CNN_SCHED_COSINE,

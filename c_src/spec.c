@@ -29,6 +29,7 @@ typedef struct {
     int fh, fw, fc; /* the spatial shape the current flat features came from ((1, 1, N) after a dense) */
     int counts[L_SOFTMAX + 1];
     int pools;
+    int seen_input;       /* an input statement was given */
     int statement;        /* 1-based index of the statement being parsed, for messages */
     const char *text;     /* its text, for messages */
 } builder;
@@ -46,6 +47,22 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
     if (*end || v < lo || v > hi) return -1;
     *out = (int)v;
     return 0;
+}
+
+/* Parses "AxBxC" (up to max parts, each 1..4096) into out; returns the number of parts, or -1. */
+static int parse_dims(const char *s, int *out, int max) {
+    int n = 0;
+    char part[16];
+    while (*s) {
+        size_t len = strcspn(s, "x");
+        if (n == max || len == 0 || len >= sizeof part) return -1;
+        memcpy(part, s, len);
+        part[len] = 0;
+        if (parse_int(part, 1, 4096, &out[n++])) return -1;
+        s += len;
+        if (*s == 'x' && !*++s) return -1; /* a trailing 'x' */
+    }
+    return n;
 }
 
 static cnn_layer *add_layer(builder *b, cnn_layer_kind kind) {
@@ -94,17 +111,14 @@ static int parse_statement(builder *b, char **words, int nw, int is_last) {
     const char *kind = words[0];
     cnn_model *m = b->m;
     if (!strcmp(kind, "input")) {
-        int h, w, c = 1;
-        if (m->nlayers > 0) return bad(b, "%s must come first", "input");
+        int dims[3] = {0, 0, 1};
+        if (m->nlayers > 0 || b->seen_input) return bad(b, "%s must come first, once", "input");
         if (nw != 2) return bad(b, "expected 'input HxW' or 'input HxWxC'%s", "");
-        char rest[64];
-        int n = sscanf(words[1], "%dx%dx%d%63s", &h, &w, &c, rest);
-        if (!(n == 3 || (n == 2 && sscanf(words[1], "%dx%d%63s", &h, &w, rest) == 2)))
-            return bad(b, "input shape '%s' is not HxW or HxWxC", words[1]);
-        if (n == 2) c = 1;
-        if (h < 1 || w < 1 || h > CNN_MAX_SIDE || w > CNN_MAX_SIDE || c < 1 || c > CNN_MAX_CHANNELS)
-            return bad(b, "input shape '%s' is out of range (sides 1..1024, channels 1..16)", words[1]);
-        b->h = m->in_h = h, b->w = m->in_w = w, b->c = m->in_c = c;
+        int n = parse_dims(words[1], dims, 3);
+        if (n < 2 || dims[0] > CNN_MAX_SIDE || dims[1] > CNN_MAX_SIDE || dims[2] > CNN_MAX_CHANNELS)
+            return bad(b, "input shape '%s' is not HxW or HxWxC with sides 1..1024 and 1..16 channels", words[1]);
+        b->h = m->in_h = dims[0], b->w = m->in_w = dims[1], b->c = m->in_c = dims[2];
+        b->seen_input = 1;
         return CNN_OK;
     }
     if (!strcmp(kind, "conv2d") || !strcmp(kind, "conv")) {
@@ -113,12 +127,12 @@ static int parse_statement(builder *b, char **words, int nw, int is_last) {
         if (b->flat) return bad(b, "a convolution cannot follow %s (its input has no spatial shape)", "flatten or dense");
         if (nw < 3) return bad(b, "expected 'conv2d FILTERS KxK [valid|same] [relu|sigmoid|tanh]'%s", "");
         if (parse_int(words[1], 1, 1024, &f)) return bad(b, "filter count '%s' is not an integer in 1..1024", words[1]);
-        char rest[8];
-        int n = sscanf(words[2], "%dx%d%7s", &k, &k2, rest);
-        if (n == 1 && parse_int(words[2], 1, 99, &k) == 0) k2 = k;
-        else if (n != 2) return bad(b, "kernel size '%s' is not KxK", words[2]);
+        int kd[2] = {0, 0};
+        int n = parse_dims(words[2], kd, 2);
+        if (n < 1) return bad(b, "kernel size '%s' is not KxK with K in 1..15", words[2]);
+        k = kd[0], k2 = n == 2 ? kd[1] : kd[0];
         if (k != k2) return bad(b, "kernel '%s' is not square (only KxK kernels are supported)", words[2]);
-        if (k < 1 || k > 15) return bad(b, "kernel size '%s' is out of range (1x1 to 15x15)", words[2]);
+        if (k > 15) return bad(b, "kernel size '%s' is out of range (1x1 to 15x15)", words[2]);
         for (int i = 3; i < nw; i++) {
             if (!strcmp(words[i], "same")) same = 1;
             else if (!strcmp(words[i], "valid")) same = 0;
@@ -183,7 +197,8 @@ static int parse_statement(builder *b, char **words, int nw, int is_last) {
         char *end;
         if (nw != 2) return bad(b, "expected 'dropout P' with 0 <= P < 1%s", "");
         double p = strtod(words[1], &end);
-        if (*end || !(p >= 0 && p < 1)) return bad(b, "dropout probability '%s' is not in [0, 1)", words[1]);
+        /* checked as the float it is stored as: 0.99999999 would round to 1 */
+        if (*end || !(p >= 0 && (float)p < 1.0f)) return bad(b, "dropout probability '%s' is not in [0, 1)", words[1]);
         cnn_layer *l = add_layer(b, L_DROPOUT);
         if (!l) return too_many(b);
         l->p = (float)p;
@@ -232,7 +247,12 @@ static int canonical_text(cnn_model *m) {
         case L_RELU: snprintf(line, sizeof line, "relu"); break;
         case L_SIGMOID: snprintf(line, sizeof line, "sigmoid"); break;
         case L_TANH: snprintf(line, sizeof line, "tanh"); break;
-        case L_DROPOUT: snprintf(line, sizeof line, "dropout %g", (double)l->p); break;
+        case L_DROPOUT: /* the shortest text that reads back as the same float */
+            for (int prec = 6; prec <= 9; prec++) {
+                snprintf(line, sizeof line, "dropout %.*g", prec, (double)l->p);
+                if ((float)strtod(line + 8, NULL) == l->p) break;
+            }
+            break;
         case L_FLATTEN: snprintf(line, sizeof line, "flatten"); break;
         case L_SOFTMAX: snprintf(line, sizeof line, "softmax"); break;
         }

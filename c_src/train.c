@@ -16,6 +16,7 @@ struct cnn_trainer {
     int epoch;       /* epochs completed */
     int t;           /* optimizer steps done */
     float *s1, *s2;  /* (nparams) optimizer state */
+    float *backup;   /* (3, nparams) parameters and optimizer state before the step, restored if it diverges */
     uint8_t *labels; /* (batch) */
 };
 
@@ -24,6 +25,7 @@ void cnn_trainer_free(cnn_trainer *t) {
     free(t->order);
     free(t->s1);
     free(t->s2);
+    free(t->backup);
     free(t->labels);
     free(t);
 }
@@ -69,7 +71,8 @@ int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_dataset *ds, i
     t->s1 = calloc(m->nparams, sizeof(float));
     t->s2 = calloc(m->nparams, sizeof(float));
     t->labels = malloc((size_t)p->batch);
-    if (!t->order || !t->s1 || !t->s2 || !t->labels) {
+    t->backup = malloc(3 * m->nparams * sizeof(float));
+    if (!t->order || !t->s1 || !t->s2 || !t->labels || !t->backup) {
         cnn_trainer_free(t);
         return cnn_fail(CNN_E_NOMEM, "trainer_create: out of memory for %d images and %zu parameters", count, m->nparams);
     }
@@ -105,59 +108,81 @@ static int all_finite(const float *a, size_t n) {
     return acc == 0.0f;
 }
 
+/* Copies parameters and optimizer state to (restore = 0) or from (restore = 1) the backup. */
+static void snapshot(cnn_trainer *t, int restore) {
+    size_t n = t->m->nparams, bytes = n * sizeof(float);
+    float *live[3] = {t->m->params, t->s1, t->s2};
+    for (int i = 0; i < 3; i++) {
+        if (restore) memcpy(live[i], t->backup + i * n, bytes);
+        else memcpy(t->backup + i * n, live[i], bytes);
+    }
+}
+
+/* One optimizer step on the next batch; adds its loss sum and correct count. Returns CNN_OK or
+ * CNN_E_DIVERGED, in which case nothing was changed but the generator and the batch position. */
+static int train_step(cnn_trainer *t, int n, double *loss_sum, int *correct) {
+    cnn_model *m = t->m;
+    load_batch(t, n);
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    cnn_model_forward(m, n, 1);
+    const float *probs = cnn_model_probs(m);
+    double batch_loss = 0.0;
+    int batch_correct = 0;
+    for (int b = 0; b < n; b++) {
+        const float *pb = probs + (size_t)b * m->classes;
+        int best = 0;
+        for (int j = 1; j < m->classes; j++)
+            if (pb[j] > pb[best]) best = j;
+        batch_correct += best == t->labels[b];
+        batch_loss += cnn_xent(pb, t->labels[b]);
+    }
+    float lr = cnn_schedule_lr(&t->p, t->t);
+    if (!isfinite(batch_loss) || !all_finite(probs, (size_t)n * m->classes))
+        return cnn_fail(CNN_E_DIVERGED, "trainer_run: the loss became non-finite (NaN or infinite) at step %d "
+                        "(learning rate %g); the step was not applied, try a lower learning rate", t->t + 1, (double)lr);
+    cnn_model_backward(m, n, t->labels);
+    if (!all_finite(m->grads, m->nparams))
+        return cnn_fail(CNN_E_DIVERGED, "trainer_run: gradients overflowed at step %d (learning rate %g); the step "
+                        "was not applied, try a lower learning rate", t->t + 1, (double)lr);
+    snapshot(t, 0);
+    cnn_optimizer_step(m, t->s1, t->s2, &t->p, lr, t->t + 1);
+    if (!all_finite(m->params, m->nparams)) {
+        snapshot(t, 1);
+        return cnn_fail(CNN_E_DIVERGED, "trainer_run: weights overflowed at step %d (learning rate %g); the step "
+                        "was undone, try a lower learning rate", t->t + 1, (double)lr);
+    }
+    t->t++;
+    *loss_sum += batch_loss;
+    *correct += batch_correct;
+    return CNN_OK;
+}
+
 int cnn_trainer_run(cnn_trainer *t, int steps, cnn_step_stats *stats) {
     if (!t || !stats) return cnn_fail(CNN_E_INVALID, "trainer_run: NULL argument");
     memset(stats, 0, sizeof *stats);
     if (steps < 1) return cnn_fail(CNN_E_INVALID, "trainer_run: %d steps (expected >= 1)", steps);
-    cnn_model *m = t->m;
     double loss_sum = 0.0;
-    int correct = 0;
+    int correct = 0, st = CNN_OK;
     for (int s = 0; s < steps; s++) {
         int n = t->count - t->pos < t->p.batch ? t->count - t->pos : t->p.batch;
-        load_batch(t, n);
-        memset(m->grads, 0, m->nparams * sizeof(float));
-        cnn_model_forward(m, n, 1);
-        const float *probs = cnn_model_probs(m);
-        double batch_loss = 0.0;
-        int batch_correct = 0;
-        for (int b = 0; b < n; b++) {
-            const float *pb = probs + (size_t)b * m->classes;
-            int best = 0;
-            for (int j = 1; j < m->classes; j++)
-                if (pb[j] > pb[best]) best = j;
-            batch_correct += best == t->labels[b];
-            batch_loss += cnn_xent(pb, t->labels[b]);
-        }
-        if (!isfinite(batch_loss) || !all_finite(probs, (size_t)n * m->classes))
-            return cnn_fail(CNN_E_DIVERGED, "trainer_run: the loss became non-finite (NaN or infinite) at step %d "
-                            "(learning rate %g); the step was not applied, try a lower learning rate", t->t + 1,
-                            (double)cnn_schedule_lr(&t->p, t->t));
-        cnn_model_backward(m, n, t->labels);
-        if (!all_finite(m->grads, m->nparams))
-            return cnn_fail(CNN_E_DIVERGED, "trainer_run: gradients overflowed at step %d (learning rate %g); the step "
-                            "was not applied, try a lower learning rate", t->t + 1,
-                            (double)cnn_schedule_lr(&t->p, t->t));
-        float lr = cnn_schedule_lr(&t->p, t->t);
-        t->t++;
-        cnn_optimizer_step(m, t->s1, t->s2, &t->p, lr, t->t);
-        loss_sum += batch_loss;
-        correct += batch_correct;
+        if ((st = train_step(t, n, &loss_sum, &correct)) != CNN_OK) break;
         stats->steps++;
         stats->images += n;
-        stats->lr = lr;
+        stats->lr = cnn_schedule_lr(&t->p, t->t - 1);
         t->pos += n;
         if (t->pos >= t->count) {
             t->pos = 0;
             t->epoch++;
-            shuffle(t->order, t->count, &m->rng);
+            shuffle(t->order, t->count, &t->m->rng);
             break;
         }
     }
-    stats->loss = (float)(loss_sum / stats->images);
-    stats->accuracy = (float)correct / (float)stats->images;
+    /* the statistics cover the steps applied, also when a later one diverged */
+    stats->loss = stats->images ? (float)(loss_sum / stats->images) : 0.0f;
+    stats->accuracy = stats->images ? (float)correct / (float)stats->images : 0.0f;
     stats->epoch = t->epoch;
     stats->step_in_epoch = (t->pos + t->p.batch - 1) / t->p.batch;
-    return CNN_OK;
+    return st;
 }
 
 int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int first, int count, int32_t *confusion, int32_t *predicted,
@@ -176,6 +201,9 @@ int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int first, int count, int3
         for (size_t j = 0; j < (size_t)n * size; j++) x[j] = img[j] * (1.0f / 255.0f);
         cnn_model_forward(m, n, 0);
         const float *probs = cnn_model_probs(m);
+        if (!all_finite(probs, (size_t)n * classes))
+            return cnn_fail(CNN_E_INVALID, "evaluate: the network's outputs are not finite numbers (are its weights "
+                            "extremely large?)");
         for (int b = 0; b < n; b++) {
             const float *pb = probs + (size_t)b * classes;
             int y = ds->labels[first + i0 + b], best = 0;

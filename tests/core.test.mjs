@@ -237,6 +237,19 @@ test('bad specs name the bad layer', async () => {
   expectCnnError(() => cnn.createModel(''), /spec is empty/, 2);
   expectCnnError(() => cnn.createModel('#\xfc'), /spec is empty/, 2); // a comment running to the very end
   expectCnnError(() => cnn.createModel(',\n*'), /layer 2 \('\*'\): unknown layer '\*'/, 2); // a statement of separators only
+  expectCnnError(() => cnn.createModel('input 8x8; input 28x28x3; dense 3'), /input must come first, once/, 2);
+  expectCnnError(() => cnn.createModel('input 4294967324x28; dense 3'), /input shape '4294967324x28'/, 2);
+  expectCnnError(() => cnn.createModel('conv2d 2 4294967299x4294967299; dense 3'), /kernel size/, 2);
+  expectCnnError(() => cnn.createModel('dropout 0.99999999; dense 3'), /dropout probability/, 2);
+  // Sizes that would wrap 32-bit arithmetic are refused, not under-allocated.
+  expectCnnError(() => cnn.createModel('input 1024x1024x1; dense 2', { maxBatch: 4096 }), /lower max_batch/, 1);
+  const wide = cnn.createModel('input 760x760x11; conv2d 1 13x13 same; dense 2', { maxBatch: 1 });
+  assert.equal(wide.predict(new Float32Array(760 * 760 * 11).fill(0.5)).length, 2);
+  wide.free();
+  const odd = cnn.createModel('dropout 0.1234567; dense 3');
+  assert.match(odd.spec, /dropout 0.1234567\n/);
+  assert.deepEqual(cnn.loadModel(odd.save()).params(), odd.params(), 'odd dropout round-trips');
+  odd.free();
   const commented = cnn.createModel('dense 10 # comment without a newline');
   assert.equal(commented.classes, 10);
   commented.free();
@@ -257,6 +270,8 @@ test('bad hyper-parameters are refused before training starts', async () => {
   await assert.rejects(m.fit(train, { lr: NaN, limit: 64 }), /learning rate nan/i);
   await assert.rejects(m.fit(train, { optimizer: 'rmsprop', limit: 64 }), /optimizer 'rmsprop'/);
   await assert.rejects(m.fit(train, { epochs: 0 }), /epochs 0/);
+  await assert.rejects(m.fit(train, { optimizer: 'sgd', lr: 10, weightDecay: 1, decoupledWeightDecay: true, limit: 64 }),
+    /decoupled weight decay 1 times learning rate 10 must be below 1/);
   assert.deepEqual(m.params(), params0, 'refused runs change nothing');
   stillUsable(cnn);
   m.free();

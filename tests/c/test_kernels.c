@@ -183,7 +183,10 @@ static void test_im2col(void) {
         int oh = h - k + 1 + 2 * pad, ow = w - k + 1 + 2 * pad, K = k * k * c;
         float *x = rand_buf((size_t)n * h * w * c, -1, 1), *wt = rand_buf((size_t)oc * K, -1, 1);
         float *col = malloc((size_t)n * oh * ow * K * 4), *y = malloc((size_t)n * oh * ow * oc * 4);
-        cnn_im2col(col, x, n, h, w, c, k, pad, oh, ow);
+        /* in two uneven row ranges, the first ending inside an image */
+        int total_rows = n * oh * ow, split = oh * ow / 2 + 1;
+        cnn_im2col(col, x, 0, split, h, w, c, k, pad, oh, ow);
+        cnn_im2col(col + (size_t)split * K, x, (size_t)split, total_rows - split, h, w, c, k, pad, oh, ow);
         cnn_gemm__ref(y, oc, col, K, 1, wt, 1, K, n * oh * ow, oc, K, 0, NULL);
         float worst = 0;
         for (int img = 0; img < n; img++)
@@ -204,7 +207,9 @@ static void test_im2col(void) {
         CHECK(worst < 1e-5f, "im2col pad=%d: worst difference from direct convolution %g", pad, worst);
         /* col2im is the adjoint of im2col: <im2col(x), g> == <x, col2im(g)> */
         float *g = rand_buf((size_t)n * oh * ow * K, -1, 1), *dx = malloc((size_t)n * h * w * c * 4);
-        cnn_col2im(dx, g, n, h, w, c, k, pad, oh, ow);
+        memset(dx, 0, (size_t)n * h * w * c * 4);
+        cnn_col2im_add(dx, g, 0, split, h, w, c, k, pad, oh, ow);
+        cnn_col2im_add(dx, g + (size_t)split * K, (size_t)split, total_rows - split, h, w, c, k, pad, oh, ow);
         double lhs = 0, rhs = 0;
         for (size_t i = 0; i < (size_t)n * oh * ow * K; i++) lhs += (double)col[i] * g[i];
         for (size_t i = 0; i < (size_t)n * h * w * c; i++) rhs += (double)x[i] * dx[i];
