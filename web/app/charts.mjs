@@ -109,7 +109,7 @@ export class LineChart {
     // series
     ctx.save();
     ctx.beginPath();
-    ctx.rect(pad.l, pad.t - 2, w + 2, h + 4);
+    ctx.rect(pad.l - 4, pad.t - 4, w + 8, h + 8); // room for the dots at the ends
     ctx.clip();
     for (const s of this.series) {
       if (!s.points.length) continue;

@@ -47,6 +47,11 @@ export class DrawingPad {
     return gray;
   }
 
+  /** @returns {boolean} whether a stroke is in progress */
+  get drawing() {
+    return this._pointer !== null;
+  }
+
   /** Marks the pad as drawn on (after painting into it from outside, e.g. a test). */
   markInk() {
     this.hasInk = true;
@@ -54,7 +59,7 @@ export class DrawingPad {
   }
 
   _point(e) {
-    const r = this.canvas.getBoundingClientRect();
+    const r = this._rect; // read at pointerdown: reading layout on every move would force a layout each time
     return { x: (e.clientX - r.left) * this.canvas.width / r.width, y: (e.clientY - r.top) * this.canvas.height / r.height };
   }
 
@@ -63,6 +68,7 @@ export class DrawingPad {
     if (this._pointer) return; // a second finger does not draw
     e.preventDefault();
     this.canvas.setPointerCapture?.(e.pointerId);
+    this._rect = this.canvas.getBoundingClientRect();
     const p = this._point(e);
     this._pointer = { id: e.pointerId, ...p };
     this._segment(p, p);
@@ -107,8 +113,8 @@ export class DrawingPad {
  * @param {HTMLCanvasElement} canvas @param {Float32Array|null} input (28, 28), or null to blank it
  */
 export function renderInput(canvas, input, side = 28) {
-  canvas.width = side;
-  canvas.height = side;
+  if (canvas.width !== side) canvas.width = side;
+  if (canvas.height !== side) canvas.height = side;
   const ctx = canvas.getContext('2d');
   const img = ctx.createImageData(side, side);
   for (let i = 0; i < side * side; i++) {

@@ -120,29 +120,34 @@ export class LayerEditor {
     const el = document.createElement('div');
     el.className = 'layer';
     el.dataset.row = String(i);
+    const head = document.createElement('span');
+    head.className = 'head';
     const kind = document.createElement('span');
     kind.className = 'kind';
     kind.textContent = KIND_LABEL[row.kind];
-    el.append(kind);
+    const shape = document.createElement('span');
+    shape.className = 'shape';
+    head.append(kind, shape);
+    const fields = document.createElement('span');
+    fields.className = 'fields-inline';
+    el.append(head, fields);
     const changed = () => this._emit();
     const name = `${KIND_LABEL[row.kind]} (layer ${i + 1})`;
     if (row.kind === 'conv2d') {
-      el.append(
+      fields.append(
         numberField('filters', row.filters, 1, 1024, 1, (v) => { row.filters = v; changed(); }, name),
         selectField('kernel', String(row.kernel), ['1', '3', '5', '7'].concat([1, 3, 5, 7].includes(row.kernel) ? [] : [String(row.kernel)]),
           (v) => { row.kernel = Number(v); changed(); }, name),
         selectField('padding', row.padding, ['valid', 'same'], (v) => { row.padding = v; changed(); }, name),
         activationField(row, changed, name));
     } else if (row.kind === 'dense') {
-      el.append(numberField('units', row.units, 1, 65536, 1, (v) => { row.units = v; changed(); }, name),
+      fields.append(numberField('units', row.units, 1, 65536, 1, (v) => { row.units = v; changed(); }, name),
         activationField(row, changed, name));
     } else if (row.kind === 'dropout') {
-      el.append(numberField('p', row.p, 0, 0.95, 0.05, (v) => { row.p = v; changed(); }, name));
+      fields.append(numberField('p', row.p, 0, 0.95, 0.05, (v) => { row.p = v; changed(); }, name));
     } else if (row.kind === 'activation') {
-      el.append(selectField('function', row.activation, ACTIVATIONS, (v) => { row.activation = v; changed(); }, name));
+      fields.append(selectField('function', row.activation, ACTIVATIONS, (v) => { row.activation = v; changed(); }, name));
     }
-    const shape = document.createElement('span');
-    shape.className = 'shape';
     const tools = document.createElement('span');
     tools.className = 'tools';
     const move = (d) => () => {
@@ -165,7 +170,7 @@ export class LayerEditor {
       this._emit();
     });
     tools.append(up, down, remove);
-    el.append(shape, tools);
+    el.append(tools);
     return el;
   }
 }
@@ -177,15 +182,18 @@ function shapeLabel([h, w, c]) {
 function fixedRow(kind, text, cls) {
   const el = document.createElement('div');
   el.className = `layer fixed ${cls}`;
+  const head = document.createElement('span');
+  head.className = 'head';
   const k = document.createElement('span');
   k.className = 'kind';
   k.textContent = kind;
+  const shape = document.createElement('span');
+  shape.className = 'shape';
+  head.append(k, shape);
   const t = document.createElement('span');
   t.className = 'note';
   t.textContent = text;
-  const shape = document.createElement('span');
-  shape.className = 'shape';
-  el.append(k, t, shape);
+  el.append(head, t);
   return el;
 }
 

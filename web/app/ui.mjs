@@ -44,7 +44,7 @@ export function bind(h) {
   $('optimizer').addEventListener('change', (e) => {
     // follow the optimizer's usual learning rate unless the user typed their own
     const lr = $('lr');
-    if (['0.001', '0.01'].includes(lr.value)) lr.value = e.target.value === 'sgd' ? '0.01' : '0.001';
+    if (['0.002', '0.05'].includes(lr.value)) lr.value = e.target.value === 'sgd' ? '0.05' : '0.002';
   });
   $('train-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -100,14 +100,21 @@ export function status(text, kind = 'info') {
   el.className = `status ${kind}`;
 }
 
+/** Asks the user to confirm. @param {string} question @returns {boolean} */
+export function confirm(question) {
+  return window.confirm(question);
+}
+
 /** The page can predict. */
 export function setReady() {
   document.body.dataset.ready = 'true';
 }
 
-/** Shows the notice for the scalar (no SIMD) build. */
-export function showScalarNotice() {
-  $('build-notice').hidden = false;
+/** Shows the notice for the scalar (no SIMD) build. @param {boolean} forced chosen with ?build=scalar */
+export function showScalarNotice(forced) {
+  const el = $('build-notice');
+  if (forced) el.textContent = 'The scalar build of the core is in use (?build=scalar): training is about 3–5× slower.';
+  el.hidden = false;
 }
 
 // ---- drawing and prediction ----
@@ -136,18 +143,23 @@ export function showPrediction(probs, input) {
   if (probs) best = probs.reduce((b, p, i) => (p > probs[b] ? i : b), 0);
   [...list.children].forEach((li, i) => {
     const p = probs ? probs[i] : 0;
-    li.querySelector('.fill').style.width = `${(100 * p).toFixed(1)}%`;
-    li.querySelector('.pct').textContent = probs ? `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%` : '';
-    li.classList.toggle('top', i === best);
-    li.setAttribute('aria-label', probs ? `${i}: ${(100 * p).toFixed(1)} percent` : `${i}`);
+    li.querySelector('.fill').style.transform = `scaleX(${p.toFixed(3)})`;
+    setText(li.querySelector('.pct'), probs ? `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%` : '');
+    if (li.classList.contains('best') !== (i === best)) li.classList.toggle('best', i === best);
   });
-  $('prediction').textContent = probs ? String(best) : '';
+  list.setAttribute('aria-label', probs ? `Probability of each class; highest: ${best}` : 'Probability of each class');
+  setText($('prediction'), probs ? String(best) : '');
   renderInput($('model-input'), input);
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 /** Marks the shown prediction as older than the drawing (a newer one is on its way). @param {boolean} stale */
 export function setPredictionStale(stale) {
   const el = $('prediction');
+  if (('pending' in el.dataset) === stale) return;
   el.classList.toggle('stale', stale);
   if (stale) el.dataset.pending = 'true';
   else delete el.dataset.pending;
@@ -156,8 +168,8 @@ export function setPredictionStale(stale) {
 /** @param {string} text @param {boolean} [error] */
 export function predictionNote(text, error = false) {
   const el = $('prediction-note');
-  el.textContent = text;
-  el.classList.toggle('error', error);
+  setText(el, text);
+  if (el.classList.contains('error') !== error) el.classList.toggle('error', error);
 }
 
 /** @param {number} count saved drawings */
@@ -303,6 +315,11 @@ export function readTrainForm() {
 /** @param {number} fraction @param {string} text */
 export function trainProgress(fraction, text) {
   $('train-progress').value = fraction;
+  $('train-progress-text').textContent = text;
+}
+
+/** Changes the progress text only. @param {string} text */
+export function trainProgressText(text) {
   $('train-progress-text').textContent = text;
 }
 
