@@ -169,7 +169,11 @@ const rpc = serve({
             lastSnapshot = t;
             snapshot(model, p);
           }
-          if (training.paused) return new Promise((resolve) => { training.resume = resolve; });
+          if (training.paused) {
+            // Say so only now: every progress message of this run was sent before this one.
+            rpc.emit('paused', {});
+            return new Promise((resolve) => { training.resume = resolve; });
+          }
           return undefined;
         },
         onEpoch: (e) => {

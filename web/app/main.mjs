@@ -175,6 +175,7 @@ async function start() {
   trainer.on('dataProgress', showDataProgress);
   trainer.on('progress', showTrainProgress);
   trainer.on('epoch', showEpoch);
+  trainer.on('paused', showPaused);
   trainer.on('snapshot', useSnapshot);
   trainer.on('evalProgress', ({ done, total }) => ui.evalProgress(done / total));
 
@@ -548,9 +549,16 @@ async function trainPause() {
   if (!state.training) return;
   state.paused = !state.paused;
   ui.setPaused(state.paused);
+  if (state.paused) ui.trainProgressText('Pausing after this step…');
   await trainer.call(state.paused ? 'pause' : 'resume');
-  ui.status(state.paused ? 'Paused. Resume or stop (stopping keeps the model trained so far).' : 'Training…', state.paused ? 'info' : 'busy');
-  if (state.paused) ui.trainProgressText('Paused.');
+  if (!state.paused) ui.status('Training…', 'busy');
+}
+
+/** The training worker has stopped between two steps and waits. */
+function showPaused() {
+  if (!state.paused) return;
+  ui.status('Paused. Resume or stop (stopping keeps the model trained so far).', 'info');
+  ui.trainProgressText('Paused.');
 }
 
 async function trainStop() {
