@@ -294,6 +294,24 @@ test('a diverging run stops with a clear error and keeps the last finite weights
   stillUsable(cnn);
 });
 
+test('a step whose new weights overflow is undone, optimizer state included', async () => {
+  const { cnn } = await setup();
+  // Black 1x1 images keep the forward pass finite; L2 decay of huge weights makes the update overflow.
+  const data = cnn.datasetFromArrays(new Uint8Array(4), new Uint8Array([0, 1, 0, 1]), { height: 1, width: 1, classes: 2 });
+  const m = cnn.createModel('input 1x1x1; dense 2', { seed: 1, maxBatch: 4 });
+  const file = m.save();
+  const headerLength = Number(new DataView(file.buffer).getBigUint64(0, true));
+  const weights = new DataView(file.buffer, 8 + headerLength, 8); // fc1.weight (2, 1) comes first
+  weights.setFloat32(0, -3e38, true);
+  weights.setFloat32(4, 3e38, true);
+  m.loadWeights(file);
+  const before = m.params();
+  await assert.rejects(m.fit(data, { optimizer: 'sgd', lr: 10, momentum: 0, weightDecay: 1, batchSize: 4 }),
+    (e) => e instanceof CnnError && e.status === 4 && /weights overflowed at step 1 .*the step was undone/.test(e.message));
+  assert.deepEqual(m.params(), before);
+  [m, data].forEach((o) => o.free());
+});
+
 test('bad weight files give clear errors and change nothing', async () => {
   const { cnn } = await setup();
   const m = cnn.createModel('mlp', { seed: 2 });
