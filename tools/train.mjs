@@ -86,8 +86,9 @@ async function main() {
     process.stderr.write(`loaded ${n} tensors from ${v.init}\n`);
   }
   if (v.freeze) model.freeze(v.freeze.split(',').map((s) => s.trim()).filter(Boolean));
-  const header = `training ${v.model} (${model.paramCount} parameters) on ${fitOptions.limit ?? train.count} ` +
-    `images, ${cnn.kernels} kernels\n`;
+  const used = fitOptions.limit ?? train.count, held = Math.round(used * fitOptions.validationSplit);
+  const header = `training ${v.model} (${model.paramCount} parameters) on ${used - held} images` +
+    `${held ? ` (${held} more held out for validation)` : ''}, ${cnn.kernels} kernels\n`;
 
   let bar = null;
   const started = performance.now();
