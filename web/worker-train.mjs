@@ -11,7 +11,8 @@
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
  *   setDrawings {images, labels}      -> {train} | {}          the user's own 28x28 samples
- *   train {dataset, from, spec, seed, fit} -> {bytes, info, history, stopped, steps}
+ *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped, steps}
+ *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
  *                                        events 'progress', 'epoch', 'snapshot'
  *   pause, resume, stop               -> training control
  *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
@@ -137,7 +138,7 @@ const rpc = serve({
     return summary(sets.drawings);
   },
 
-  async train({ dataset, from, spec, seed = 1, fit }) {
+  async train({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     notTraining('train');
     const cnn = await core();
     const { data, owned } = trainingData(cnn, dataset, fit.limit);
@@ -147,6 +148,7 @@ const rpc = serve({
       if (from === 'current') {
         if (!current) throw new Error('train: there is no current model to fine-tune');
         model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
+        model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
       } else {
         model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
       }

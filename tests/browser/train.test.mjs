@@ -1,10 +1,12 @@
 // Browser tests of training in the page: a short run with live charts while a drawing is predicted (and the main
-// thread's longest task meanwhile), pause/resume/stop leaving a consistent model, evaluation, and the
-// architecture editor with the core's validation errors.
+// thread's longest task meanwhile), pause/resume/stop leaving a consistent model, evaluation, the
+// architecture editor with the core's validation errors, and fine-tuning with frozen layers and advanced options.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
   missingPrerequisite, launch, openPage, tid, readMnistTest, drawDigit, settledPrediction, screenshot, setTrainForm, waitIdle, fillSpec,
+  WEB, SCREENSHOTS,
 } from './helpers.mjs';
 
 let env, page, errors;
@@ -185,4 +187,71 @@ test('architecture editor: add, move and remove layers; the core\'s error for a 
   assert.match(await settledPrediction(page), /^\d$/);
   await page.selectOption('#preset', 'keras');
   await page.waitForFunction(() => /^Valid/.test(document.querySelector('#spec-check').textContent));
+});
+
+/** The tensors of a .safetensors file: name -> its bytes (8-byte LE header length, JSON header, data). */
+function tensors(bytes) {
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  const data = bytes.subarray(8 + n);
+  const out = {};
+  for (const [name, t] of Object.entries(header)) if (name !== '__metadata__') out[name] = data.subarray(...t.data_offsets);
+  return out;
+}
+
+test('fine-tuning with frozen layers and the advanced options: frozen weights stay bit-identical', async () => {
+  await waitIdle(page);
+  await page.click('#model-revert');
+  await page.waitForFunction(() => /Back to the pretrained model/.test(document.querySelector('[data-testid="status"]').textContent));
+  // the freeze checkboxes are there for fine-tuning only, one per parameter layer of the current model
+  assert.ok(await page.locator('#freeze-box').isHidden());
+  await setTrainForm(page, { from: 'current', epochs: 1, limit: 300, batch: 32, valSplit: 0, lr: 0.01, optimizer: 'sgd' });
+  assert.ok(await page.locator('#freeze-box').isVisible());
+  const freeze = (name) => page.getByRole('checkbox', { name: new RegExp(`^freeze ${name}\\b`) });
+  assert.deepEqual(await page.locator('#freeze-layers input').evaluateAll((bs) => bs.map((b) => b.value)), ['conv1', 'conv2', 'fc1', 'fc2']);
+  // advanced: momentum and Nesterov apply to SGD only
+  await page.locator('#advanced summary').click();
+  assert.equal(await page.inputValue('#momentum'), '0.9');
+  assert.ok(await page.locator('#decoupled').isDisabled(), 'no weight decay: nothing to decouple');
+  await page.fill('#weight-decay', '0.0005');
+  await page.check('#decoupled');
+  await page.check('#nesterov');
+  await page.fill('#warmup', '3');
+  await freeze('conv1').check();
+  await freeze('conv2').check();
+  await page.locator('section.train').screenshot({ path: `${SCREENSHOTS}/train-finetune.png` });
+  await page.selectOption('#optimizer', 'adam');
+  assert.ok(await page.locator('#momentum').isDisabled());
+  assert.ok(await page.locator('#nesterov').isDisabled());
+  await page.selectOption('#optimizer', 'sgd');
+  assert.ok(await page.locator('#momentum').isEnabled());
+
+  await page.click(tid('train-start'));
+  await page.waitForFunction(() => document.querySelector('#train-progress-text').textContent === 'Done.', null, { timeout: 20000 });
+  assert.match(await page.textContent('#model-info'), /fine-tuned on MNIST, 1 epoch, conv1 \+ conv2 frozen, from pretrained/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
+  const tuned = tensors(fs.readFileSync(await download.path()));
+  const pretrained = tensors(fs.readFileSync(`${WEB}/build/pretrained.safetensors`));
+  for (const name of ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias']) {
+    assert.ok(tuned[name].equals(pretrained[name]), `${name} is frozen: bit-identical`);
+  }
+  assert.equal(tuned['fc1.weight'].length, pretrained['fc1.weight'].length);
+  assert.ok(!tuned['fc1.weight'].equals(pretrained['fc1.weight']), 'fc1.weight trained');
+  await waitIdle(page); // the evaluation after training
+
+  // every layer frozen: the core's error is shown and the page keeps working
+  for (const name of ['fc1', 'fc2']) await freeze(name).check();
+  await page.click(tid('train-start'));
+  await page.waitForFunction(() => /every layer is frozen/.test(document.querySelector('[data-testid="status"]').textContent));
+  assert.match(await page.getAttribute(tid('status'), 'class'), /error/);
+  assert.ok(await page.locator(tid('train-start')).isEnabled());
+  assert.match(await page.textContent('#model-info'), /conv1 \+ conv2 frozen/, 'the current model is unchanged');
+  for (const name of ['conv1', 'conv2', 'fc1', 'fc2']) await freeze(name).uncheck();
+  await page.keyboard.press('Escape');
+  await drawDigit(page, readMnistTest(0, 1).images[0]);
+  assert.equal(await settledPrediction(page), '7');
+  await page.keyboard.press('Escape');
+  await page.selectOption('#train-from', 'new');
+  assert.ok(await page.locator('#freeze-box').isHidden());
+  assert.deepEqual(errors, []);
 });

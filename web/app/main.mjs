@@ -164,7 +164,7 @@ async function start() {
     },
   });
   ui.bind(handlers);
-  ui.onTrainFromChange(updateControls);
+  ui.onTrainOptionsChange(updateControls);
   ui.setClasses(10);
   ui.showPrediction(null, null);
   state.busy++; // until the training worker has the model
@@ -475,10 +475,13 @@ async function trainStart() {
     ui.chartSummary('', '');
     ui.trainProgress(0, 'Starting…');
     ui.status('Training…', 'busy');
-    result = await trainer.call('train', { dataset: form.dataset, from: form.from, spec: editor.text, seed: form.seed, fit: form.fit });
+    result = await trainer.call('train', {
+      dataset: form.dataset, from: form.from, freeze: form.freeze, spec: editor.text, seed: form.seed, fit: form.fit,
+    });
     const last = result.history.epochs[result.history.epochs.length - 1];
     const n = result.history.epochs.length;
-    const run = `${DATASET_NAMES[form.dataset]}, ${n} epoch${n === 1 ? '' : 's'}${result.stopped ? ' (stopped)' : ''}`;
+    const frozen = form.freeze.length ? `, ${form.freeze.join(' + ')} frozen` : '';
+    const run = `${DATASET_NAMES[form.dataset]}, ${n} epoch${n === 1 ? '' : 's'}${frozen}${result.stopped ? ' (stopped)' : ''}`;
     const label = form.from === 'current'
       ? `fine-tuned on ${run}, from ${state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
       : `trained here: ${ui.preset() === 'custom' ? 'custom architecture' : ui.preset()}, ${run}`;

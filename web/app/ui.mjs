@@ -205,6 +205,38 @@ export function showModel({ label, info, build }) {
   }));
   dl.dataset.spec = info.spec;
   dl.dataset.label = label;
+  showFreezeLayers(info.layers);
+}
+
+/**
+ * One "freeze" checkbox per parameter layer of the current model (for fine-tuning); a layer whose name is kept
+ * keeps its choice.
+ * @param {{name: string, kind: string, params: number}[]} layers
+ */
+function showFreezeLayers(layers) {
+  const list = $('freeze-layers');
+  const checked = new Set(freezeNames());
+  list.replaceChildren(...layers.filter((l) => l.params > 0).map((l) => {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = l.name;
+    box.checked = checked.has(l.name);
+    box.disabled = $('train-from').disabled;
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = l.name;
+    const params = document.createElement('span');
+    params.className = 'note';
+    params.textContent = `${l.params.toLocaleString('en-US')} parameters`;
+    label.append(box, 'freeze ', name, params);
+    return label;
+  }));
+}
+
+/** @returns {string[]} the layers ticked "freeze" */
+function freezeNames() {
+  return [...$('freeze-layers').querySelectorAll('input:checked')].map((b) => b.value);
 }
 
 /** Saves bytes as a file download. @param {Uint8Array} bytes @param {string} name */
@@ -282,7 +314,8 @@ export function specCheck(text, kind) {
 
 /**
  * Reads and checks the training form.
- * @returns {{dataset: string, from: string, seed: number, fit: object}}
+ * @returns {{dataset: string, from: string, freeze: string[], seed: number, fit: object}} freeze: layer names
+ *   to keep fixed (fine-tuning only); fit: the options of Model.fit
  * @throws {Error} naming the field whose value is out of range
  */
 export function readTrainForm() {
@@ -295,9 +328,12 @@ export function readTrainForm() {
     }
     return v;
   };
+  const from = $('train-from').value;
+  const sgd = $('optimizer').value === 'sgd';
   return {
     dataset: $('dataset').value,
-    from: $('train-from').value,
+    from,
+    freeze: from === 'current' ? freezeNames() : [],
     seed: num('seed', 'Seed', 0, 4294967295, true),
     fit: {
       optimizer: $('optimizer').value,
@@ -308,6 +344,11 @@ export function readTrainForm() {
       limit: num('limit', 'Training images', 1, 1e7, true),
       validationSplit: num('val-split', 'Validation split', 0, 0.5, false),
       augment: $('augment').checked,
+      momentum: sgd ? num('momentum', 'Momentum', 0, 0.999, false) : 0.9,
+      nesterov: sgd && $('nesterov').checked,
+      weightDecay: num('weight-decay', 'Weight decay', 0, 1, false),
+      decoupledWeightDecay: $('decoupled').checked,
+      warmupSteps: num('warmup', 'Warm-up steps', 0, 1e6, true),
     },
   };
 }
@@ -381,6 +422,13 @@ export function setControls(s, editor) {
   }
   const fromCurrent = $('train-from').value === 'current';
   $('preset').disabled ||= fromCurrent;
+  $('freeze-box').hidden = !fromCurrent;
+  for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
+  const sgd = $('optimizer').value === 'sgd';
+  for (const id of ['momentum', 'nesterov', 'weight-decay', 'decoupled', 'warmup']) set(id, idle);
+  $('momentum').disabled ||= !sgd;
+  $('nesterov').disabled ||= !sgd;
+  $('decoupled').disabled ||= !(Number($('weight-decay').value) > 0);
   editor.setDisabled(!idle || fromCurrent);
   set('train-start', idle);
   set('train-pause', s.training);
@@ -390,7 +438,9 @@ export function setControls(s, editor) {
 
 /** @returns {string} 'new' or 'current' */
 export const trainFrom = () => $('train-from').value;
-/** @param {() => void} fn */
-export function onTrainFromChange(fn) {
+/** Calls fn when a choice changes which controls apply (start from, optimizer, weight decay). @param {() => void} fn */
+export function onTrainOptionsChange(fn) {
   $('train-from').addEventListener('change', fn);
+  $('optimizer').addEventListener('change', fn);
+  $('weight-decay').addEventListener('input', fn);
 }
