@@ -84,6 +84,11 @@ int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_dataset *ds, i
 
 int cnn_trainer_steps_per_epoch(const cnn_trainer *t) { return t ? (t->count + t->p.batch - 1) / t->p.batch : 0; }
 
+/* x (n) <- pixels (n) scaled from 0..255 to [0, 1] */
+static void to_unit(float *x, const uint8_t *pixels, size_t n) {
+    for (size_t j = 0; j < n; j++) x[j] = pixels[j] * (1.0f / 255.0f);
+}
+
 /* Fills the model's input block with images order[pos .. pos + n) scaled to [0, 1] (augmented if asked). */
 static void load_batch(cnn_trainer *t, int n) {
     cnn_model *m = t->m;
@@ -97,7 +102,7 @@ static void load_batch(cnn_trainer *t, int n) {
             cnn_augment_image(x + b * size, img, ds->h, ds->w, ds->c, t->p.aug_shift, t->p.aug_rotate, t->p.aug_scale,
                               &m->rng);
         else
-            for (size_t j = 0; j < size; j++) x[b * size + j] = img[j] * (1.0f / 255.0f);
+            to_unit(x + b * size, img, size);
         t->labels[b] = ds->labels[idx];
     }
 }
@@ -198,7 +203,7 @@ int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int first, int count, int3
         int n = count - i0 < m->max_batch ? count - i0 : m->max_batch;
         float *x = cnn_model_input(m);
         const uint8_t *img = ds->images + (size_t)(first + i0) * size;
-        for (size_t j = 0; j < (size_t)n * size; j++) x[j] = img[j] * (1.0f / 255.0f);
+        to_unit(x, img, (size_t)n * size);
         cnn_model_forward(m, n, 0);
         const float *probs = cnn_model_probs(m);
         if (!all_finite(probs, (size_t)n * classes))

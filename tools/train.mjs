@@ -44,7 +44,7 @@ async function resolveSpec(cnn, model) {
   if (cnn.presetSpec(model)) return model;
   try {
     return await readFile(model, 'utf8');
-  } catch (e) {
+  } catch {
     if (/[;\n]/.test(model) || /^\s*(conv2d|dense|flatten|input)\b/.test(model)) return model;
     throw new UsageError(`--model '${model}' is neither a preset (keras, pytorch, mlp) nor a readable spec file`);
   }
