@@ -3,15 +3,15 @@
  * predictions (MNIST preprocessing + forward pass) in a few milliseconds, also while another worker trains.
  * The page replaces the snapshot with 'setModel' (at start, every few seconds of training, at its end).
  *
- * Requests (see app/worker-rpc.mjs):
+ * Requests (see shared/worker-rpc.mjs):
  *   init {variant}                       -> {build, kernels}            load the core ('auto', 'simd', 'scalar')
  *   setModel {bytes}                     -> model info                 replace the model (.safetensors bytes)
  *   predictDrawing {gray, width, height} -> {input, probs} | {empty}   gray: (height, width) uint8, white ink
  *   predictInputs {x}                    -> {probs}                     x: (n, H, W, C) float in [0, 1]
  */
 import { loadCnn } from './cnn.mjs';
-import { serve, Transfer } from './app/worker-rpc.mjs';
-import { modelInfo } from './app/model-info.mjs';
+import { serve, Transfer } from './shared/worker-rpc.mjs';
+import { modelInfo } from './shared/model-info.mjs';
 
 const EMPTY_DRAWING = 5; // CnnError status of preprocessDigit for a drawing without ink
 

@@ -3,26 +3,31 @@
  * runs training and evaluation so the page never blocks. Training results reach the prediction worker through
  * the page as .safetensors snapshots (events 'snapshot' every few seconds, and the final model as the answer).
  *
- * Requests (see app/worker-rpc.mjs):
+ * Every request is first checked against the busy policy (shared/busy-policy.mjs) with this worker's own
+ * activity: what a run holds (the model, its data sets) is never replaced or freed under it.
+ *
+ * Requests (see shared/worker-rpc.mjs):
  *   init {variant}                    -> {build, kernels}
  *   setModel {bytes}                  -> model info            the current model (validated by the core)
  *   create {spec, seed}               -> {bytes, info}         a new untrained current model
  *   validateSpec {spec}               -> model info            builds (and frees) a model from spec text
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
- *   setDrawings {images, labels}      -> {train} | {}          the user's own 28x28 samples
- *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped, steps}
+ *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
+ *                                        on them the new set waits (deferred: true) until the run ends
+ *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
- *                                        events 'progress', 'epoch', 'snapshot'
+ *                                        events 'progress', 'epoch', 'paused', 'snapshot'
  *   pause, resume, stop               -> training control
  *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
  *   images {dataset, split, indices}  -> {pixels, height, width, channels}
  */
 import { loadCnn } from './cnn.mjs';
 import { gunzipIfNeeded } from './data.mjs';
-import { serve, Transfer } from './app/worker-rpc.mjs';
-import { modelInfo, shapeText } from './app/model-info.mjs';
-import { MNIST_BASE, SPLITS, classifyIdxFiles, fetchAll } from './app/data-loading.mjs';
+import { serve, Transfer, RequestError } from './shared/worker-rpc.mjs';
+import { modelInfo, shapeText } from './shared/model-info.mjs';
+import { MNIST_BASE, SPLITS, classifyIdxFiles, fetchAll } from './shared/data-loading.mjs';
+import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
 const EVAL_CHUNK = 1000;    // images per evaluation call (progress and message handling in between)
@@ -32,7 +37,9 @@ let current = null;         // the current Model
 /** @type {Record<string, {train?: import('./cnn.mjs').Dataset, test?: import('./cnn.mjs').Dataset}>} */
 const sets = { mnist: {}, custom: {}, drawings: {} };
 let mnistLoading = null;    // promise while MNIST downloads
-let training = null;        // {controller, paused, resume} while training
+let training = null;        // {controller, paused, resume, sets} while training; sets: the data sets it reads
+let activity = null;        // 'training' | 'evaluating' | 'loading' | null (see shared/busy-policy.mjs)
+let pendingDrawings = null; // {images, labels} received while a run trains on the drawings
 
 const rpc = serve({
   async init({ variant = 'auto' }) {
@@ -42,7 +49,6 @@ const rpc = serve({
   },
 
   async setModel({ bytes }) {
-    notTraining('load a model');
     const cnn = await core();
     const next = cnn.loadModel(bytes);
     current?.free();
@@ -51,7 +57,6 @@ const rpc = serve({
   },
 
   async create({ spec, seed = 1 }) {
-    notTraining('create a model');
     const cnn = await core();
     const next = cnn.createModel(spec, { seed });
     current?.free();
@@ -95,7 +100,7 @@ const rpc = serve({
     return summary(sets.mnist);
   },
 
-  async loadIdxFiles({ files }) {
+  loadIdxFiles: ({ files }) => during('loading', async () => {
     const cnn = await core();
     const slots = classifyIdxFiles(files);
     const loaded = {};
@@ -126,74 +131,20 @@ const rpc = serve({
     sets.custom.test?.free();
     sets.custom = loaded;
     return summary(sets.custom);
-  },
+  }),
 
   async setDrawings({ images, labels }) {
     const cnn = await core();
-    sets.drawings.train?.free();
-    sets.drawings = {};
-    if (labels.length > 0) {
-      sets.drawings.train = cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 });
+    if (training?.sets.has('drawings')) {
+      // the run reads this data set: the new one replaces it when the run ends
+      pendingDrawings = { images, labels };
+      return { ...summary(sets.drawings), deferred: true };
     }
+    replaceDrawings(cnn, images, labels);
     return summary(sets.drawings);
   },
 
-  async train({ dataset, from, freeze = [], spec, seed = 1, fit }) {
-    notTraining('train');
-    const cnn = await core();
-    const { data, owned } = trainingData(cnn, dataset, fit.limit);
-    let model = null;
-    training = { controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0 };
-    try {
-      if (from === 'current') {
-        if (!current) throw new Error('train: there is no current model to fine-tune');
-        model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
-        model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
-      } else {
-        model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
-      }
-      checkFits(model, data, from);
-      const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
-      let steps = 0;
-      const start = performance.now();
-      let lastSnapshot = start;
-      const history = await model.fit(data, {
-        ...fitOptions,
-        signal: training.controller.signal,
-        progressIntervalMs: 100,
-        onProgress: (p) => {
-          steps++;
-          const t = performance.now();
-          const activeSec = Math.max(1e-3, (t - start - training.pausedMs) / 1000);
-          const rate = p.imagesDone / activeSec;
-          rpc.emit('progress', { ...p, imagesPerSecond: rate, etaSeconds: (p.imagesTotal - p.imagesDone) / rate });
-          if (t - lastSnapshot > SNAPSHOT_MS) {
-            lastSnapshot = t;
-            snapshot(model, p);
-          }
-          if (training.paused) {
-            // Say so only now: every progress message of this run was sent before this one.
-            rpc.emit('paused', {});
-            return new Promise((resolve) => { training.resume = resolve; });
-          }
-          return undefined;
-        },
-        onEpoch: (e) => {
-          rpc.emit('epoch', e);
-        },
-      });
-      if (steps === 0) throw new Error('training stopped before its first step; the model is unchanged');
-      current?.free();
-      current = model;
-      model = null;
-      const bytes = current.save();
-      return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped }, [bytes.buffer]);
-    } finally {
-      model?.free();
-      if (owned) data.free();
-      training = null;
-    }
-  },
+  train: (args) => during('training', () => trainRun(args)),
 
   pause() {
     if (training && !training.paused) {
@@ -224,34 +175,14 @@ const rpc = serve({
     return { stopping: !!training };
   },
 
-  async evaluate({ dataset }) {
-    notTraining('evaluate');
+  evaluate: ({ dataset }) => during('evaluating', async () => {
     const cnn = await core();
     if (!current) throw new Error('evaluate: no model loaded');
     const data = sets[dataset]?.test;
     if (!data) throw new Error(`evaluate: the ${dataset} test set is not loaded`);
     checkFits(current, data, 'current');
-    const n = data.count, k = current.classes;
-    const predicted = new Int32Array(n), confidence = new Float32Array(n);
-    const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
-    let lossSum = 0;
-    for (let first = 0; first < n; first += EVAL_CHUNK) {
-      const count = Math.min(EVAL_CHUNK, n - first);
-      const r = current.evaluate(data, { first, count, details: true });
-      lossSum += r.loss * count;
-      predicted.set(r.predicted, first);
-      confidence.set(r.confidence, first);
-      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
-      rpc.emit('evalProgress', { done: first + count, total: n });
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    const labels = data.labels();
-    let correct = 0;
-    for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
-    const result = { loss: lossSum / n, accuracy: correct / n, count: n, confusion, ...cnn.metricsFromConfusion(confusion),
-      labels, predicted, confidence };
-    return new Transfer(result, [labels.buffer, predicted.buffer, confidence.buffer]);
-  },
+    return evaluateChunks(cnn, current, data);
+  }),
 
   async images({ dataset, split = 'test', indices }) {
     const data = sets[dataset]?.[split];
@@ -261,15 +192,121 @@ const rpc = serve({
     indices.forEach((idx, i) => pixels.set(data.images(idx, 1), i * size));
     return new Transfer({ pixels, height: data.height, width: data.width, channels: data.channels }, [pixels.buffer]);
   },
+}, {
+  refuse(type) {
+    const why = refusal(type, activity);
+    return why ? new RequestError(why, BUSY_STATUS) : null;
+  },
 });
+
+/** Runs fn as this worker's activity: set before fn's first await, so the next request already sees it. */
+async function during(kind, fn) {
+  activity = kind;
+  try {
+    return await fn();
+  } finally {
+    activity = null;
+  }
+}
+
+async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
+  const cnn = await core();
+  const { data, owned } = trainingData(cnn, dataset, fit.limit);
+  let model = null;
+  training = {
+    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0,
+    sets: new Set(owned ? [] : [dataset]),
+  };
+  try {
+    if (from === 'current') {
+      if (!current) throw new Error('train: there is no current model to fine-tune');
+      model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
+      model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
+    } else {
+      model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
+    }
+    checkFits(model, data, from);
+    const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
+    let steps = 0;
+    const start = performance.now();
+    let lastSnapshot = start;
+    const history = await model.fit(data, {
+      ...fitOptions,
+      signal: training.controller.signal,
+      progressIntervalMs: 100,
+      onProgress: (p) => {
+        steps++;
+        const t = performance.now();
+        const activeSec = Math.max(1e-3, (t - start - training.pausedMs) / 1000);
+        const rate = p.imagesDone / activeSec;
+        rpc.emit('progress', { ...p, imagesPerSecond: rate, etaSeconds: (p.imagesTotal - p.imagesDone) / rate });
+        if (t - lastSnapshot > SNAPSHOT_MS) {
+          lastSnapshot = t;
+          snapshot(model, p);
+        }
+        if (training.paused) {
+          // Say so only now: every progress message of this run was sent before this one.
+          rpc.emit('paused', {});
+          return new Promise((resolve) => { training.resume = resolve; });
+        }
+        return undefined;
+      },
+      onEpoch: (e) => {
+        rpc.emit('epoch', e);
+      },
+    });
+    if (steps === 0) throw new Error('training stopped before its first step; the model is unchanged');
+    current?.free();
+    current = model;
+    model = null;
+    const bytes = current.save();
+    return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped }, [bytes.buffer]);
+  } finally {
+    model?.free();
+    if (owned) data.free();
+    training = null;
+    if (pendingDrawings) {
+      replaceDrawings(cnn, pendingDrawings.images, pendingDrawings.labels);
+      pendingDrawings = null;
+    }
+  }
+}
+
+/** Evaluates a model on a whole test set in chunks, with progress events in between. */
+async function evaluateChunks(cnn, model, data) {
+  const n = data.count, k = model.classes;
+  const predicted = new Int32Array(n), confidence = new Float32Array(n);
+  const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
+  let lossSum = 0;
+  for (let first = 0; first < n; first += EVAL_CHUNK) {
+    const count = Math.min(EVAL_CHUNK, n - first);
+    const r = model.evaluate(data, { first, count, details: true });
+    lossSum += r.loss * count;
+    predicted.set(r.predicted, first);
+    confidence.set(r.confidence, first);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
+    rpc.emit('evalProgress', { done: first + count, total: n });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const labels = data.labels();
+  let correct = 0;
+  for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
+  const result = { loss: lossSum / n, accuracy: correct / n, count: n, confusion, ...cnn.metricsFromConfusion(confusion),
+    labels, predicted, confidence };
+  return new Transfer(result, [labels.buffer, predicted.buffer, confidence.buffer]);
+}
+
+function replaceDrawings(cnn, images, labels) {
+  sets.drawings.train?.free();
+  sets.drawings = {};
+  if (labels.length > 0) {
+    sets.drawings.train = cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 });
+  }
+}
 
 async function core() {
   if (!cnnPromise) throw new Error('train worker: not initialised');
   return cnnPromise;
-}
-
-function notTraining(what) {
-  if (training) throw new Error(`cannot ${what} while training; stop training first`);
 }
 
 function summary(split) {

@@ -1,12 +1,23 @@
 /**
  * storage.mjs - what survives a reload, in IndexedDB: the current model (.safetensors bytes and a label) and
  * the user's own labelled drawings (28x28 uint8, as the model saw them).
+ *
+ * One origin has one database. Records belong to a scope (a name): the studio page uses 'studio', a tutorial
+ * page its own, so widgets on different pages never overwrite each other's model. On one page every widget
+ * goes through the page's one runtime (runtime.mjs), which is the only writer of its scope.
+ *
+ * Atomic writes: every change is one IndexedDB transaction, and a transaction is all or nothing. A model is
+ * one record (bytes, label and time together), so a reload or a crash in the middle of saving leaves the
+ * previous model, whole; adding a drawing is one record; deleting all drawings of a scope is one transaction.
  */
 
 const DB_NAME = 'cnn-wasm';
-const DB_VERSION = 1;
-const MODELS = 'models';     // key 'current' -> {bytes: Uint8Array, label: string, savedAt: number}
-const SAMPLES = 'samples';   // auto key -> {pixels: Uint8Array(784), label: number, savedAt: number}
+// v1: models under the key 'current', drawings without a scope. v2: scoped (v1 records move to 'studio').
+const DB_VERSION = 2;
+const MODELS = 'models';     // key: scope -> {bytes: Uint8Array, label: string, savedAt: number}
+const SAMPLES = 'samples';   // auto key -> {scope, pixels: Uint8Array(784), label: number, savedAt: number}
+const BY_SCOPE = 'scope';    // index of SAMPLES on scope
+const V1_SCOPE = 'studio';
 
 let dbPromise = null;
 
@@ -14,65 +25,116 @@ function open() {
   dbPromise ??= new Promise((resolve, reject) => {
     if (typeof indexedDB === 'undefined') return reject(new Error('this browser has no IndexedDB'));
     const req = indexedDB.open(DB_NAME, DB_VERSION);
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = (e) => upgrade(req.result, req.transaction, e.oldVersion);
+    req.onsuccess = () => {
       const db = req.result;
-      if (!db.objectStoreNames.contains(MODELS)) db.createObjectStore(MODELS);
-      if (!db.objectStoreNames.contains(SAMPLES)) db.createObjectStore(SAMPLES, { autoIncrement: true });
+      db.onversionchange = () => { db.close(); dbPromise = null; }; // a newer page upgrades: let it
+      resolve(db);
     };
-    req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(new Error(`IndexedDB: ${req.error?.message ?? 'cannot open'}`));
-    req.onblocked = () => reject(new Error('IndexedDB: blocked by another tab'));
+    req.onblocked = () => reject(new Error('IndexedDB: blocked by another tab of this site (reload it)'));
   });
   dbPromise.catch(() => { dbPromise = null; });
   return dbPromise;
 }
 
-/** Runs fn(store) in a transaction; resolves with the last request's result when the transaction completes. */
-async function run(storeName, mode, fn) {
+/** Creates the stores, or moves version 1 records into the 'studio' scope (in the upgrade transaction). */
+function upgrade(db, tx, oldVersion) {
+  if (!db.objectStoreNames.contains(MODELS)) db.createObjectStore(MODELS);
+  const samples = db.objectStoreNames.contains(SAMPLES)
+    ? tx.objectStore(SAMPLES) : db.createObjectStore(SAMPLES, { autoIncrement: true });
+  if (!samples.indexNames.contains(BY_SCOPE)) samples.createIndex(BY_SCOPE, 'scope');
+  if (oldVersion === 1) {
+    const models = tx.objectStore(MODELS);
+    const get = models.get('current');
+    get.onsuccess = () => {
+      if (get.result) models.put(get.result, V1_SCOPE);
+      models.delete('current');
+    };
+    samples.openCursor().onsuccess = (e) => {
+      const c = e.target.result;
+      if (!c) return;
+      if (c.value.scope === undefined) c.update({ ...c.value, scope: V1_SCOPE });
+      c.continue();
+    };
+  }
+}
+
+/** Runs fn(stores) in one transaction; resolves with fn's result once the transaction has committed. */
+async function run(names, mode, fn) {
   const db = await open();
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(storeName, mode);
-    const req = fn(tx.objectStore(storeName));
-    tx.oncomplete = () => resolve(req?.result);
+    const tx = db.transaction(names, mode);
+    const stores = [].concat(names).map((n) => tx.objectStore(n));
+    let result;
+    try {
+      result = fn(...stores);
+    } catch (e) {
+      tx.abort();
+      reject(e);
+      return;
+    }
+    tx.oncomplete = () => resolve(typeof result === 'function' ? result() : result?.result);
     tx.onerror = () => reject(new Error(`IndexedDB: ${tx.error?.message ?? 'failed'}`));
     tx.onabort = () => reject(new Error(`IndexedDB: ${tx.error?.message ?? 'aborted (storage full?)'}`));
   });
 }
 
-/** @returns {Promise<{bytes: Uint8Array, label: string, savedAt: number}|undefined>} */
-export function loadCurrentModel() {
-  return run(MODELS, 'readonly', (s) => s.get('current'));
-}
+/**
+ * The stored things of one scope.
+ * @param {string} scope e.g. 'studio'
+ */
+export class ScopedStorage {
+  constructor(scope) {
+    if (typeof scope !== 'string' || !scope) throw new Error('storage: a scope is a non-empty name');
+    this.scope = scope;
+  }
 
-/** @param {Uint8Array} bytes @param {string} label where it came from, shown in the page */
-export function saveCurrentModel(bytes, label) {
-  return run(MODELS, 'readwrite', (s) => s.put({ bytes, label, savedAt: Date.now() }, 'current'));
-}
+  /** @returns {Promise<{bytes: Uint8Array, label: string, savedAt: number}|undefined>} */
+  loadModel() {
+    return run(MODELS, 'readonly', (s) => s.get(this.scope));
+  }
 
-export function forgetCurrentModel() {
-  return run(MODELS, 'readwrite', (s) => s.delete('current'));
-}
+  /**
+   * Replaces the stored model in one transaction (the previous one stays if it does not complete).
+   * @param {Uint8Array} bytes @param {string} label where it came from, shown in the page
+   */
+  saveModel(bytes, label) {
+    return run(MODELS, 'readwrite', (s) => s.put({ bytes, label, savedAt: Date.now() }, this.scope));
+  }
 
-/** @returns {Promise<{key: number, pixels: Uint8Array, label: number}[]>} */
-export function loadSamples() {
-  return run(SAMPLES, 'readonly', (s) => {
-    const out = [];
-    const req = s.openCursor();
-    req.onsuccess = () => {
-      const c = req.result;
-      if (!c) return;
-      out.push({ key: c.key, ...c.value });
-      c.continue();
-    };
-    return { get result() { return out; } };
-  });
-}
+  forgetModel() {
+    return run(MODELS, 'readwrite', (s) => s.delete(this.scope));
+  }
 
-/** @param {Uint8Array} pixels (28, 28) @param {number} label */
-export function addSample(pixels, label) {
-  return run(SAMPLES, 'readwrite', (s) => s.add({ pixels, label, savedAt: Date.now() }));
-}
+  /** @returns {Promise<{key: number, pixels: Uint8Array, label: number}[]>} in the order they were saved */
+  loadSamples() {
+    return run(SAMPLES, 'readonly', (s) => {
+      const out = [];
+      s.index(BY_SCOPE).openCursor(IDBKeyRange.only(this.scope)).onsuccess = (e) => {
+        const c = e.target.result;
+        if (!c) return;
+        out.push({ key: c.primaryKey, pixels: c.value.pixels, label: c.value.label });
+        c.continue();
+      };
+      return () => out.sort((a, b) => a.key - b.key);
+    });
+  }
 
-export function clearSamples() {
-  return run(SAMPLES, 'readwrite', (s) => s.clear());
+  /** @param {Uint8Array} pixels (28, 28) @param {number} label @returns {Promise<number>} the record's key */
+  addSample(pixels, label) {
+    return run(SAMPLES, 'readwrite', (s) => s.add({ scope: this.scope, pixels, label, savedAt: Date.now() }));
+  }
+
+  /** Deletes every drawing of this scope, in one transaction. */
+  clearSamples() {
+    return run(SAMPLES, 'readwrite', (s) => {
+      s.index(BY_SCOPE).openKeyCursor(IDBKeyRange.only(this.scope)).onsuccess = (e) => {
+        const c = e.target.result;
+        if (!c) return;
+        s.delete(c.primaryKey);
+        c.continue();
+      };
+    });
+  }
 }

@@ -1,0 +1,84 @@
+/**
+ * evaluation.mjs - the evaluation controller: the current model on a test set (accuracy, confusion matrix,
+ * per-class metrics, per-image predictions) and the images of the test set for the gallery.
+ *
+ * Events: 'eval:start' {owner}, 'eval:progress' {done, total}, 'eval:done' {result, owner},
+ * 'eval:failed' {error, owner}, 'eval:reset' {} (the model changed: the last results no longer apply).
+ */
+import { DataController } from './data.mjs';
+
+/** Images shown in a gallery at most. */
+export const GALLERY_MAX = 48;
+
+export class EvaluationController {
+  /** @param {import('../runtime.mjs').Runtime} rt */
+  constructor(rt) {
+    this.rt = rt;
+  }
+
+  connect({ trainer }) {
+    trainer.on('evalProgress', (p) => this.rt.emit('eval:progress', p));
+  }
+
+  /** Forgets the last results (the model changed). */
+  reset() {
+    this.rt.state.evaluation = null;
+    this.rt.emit('eval:reset', {});
+  }
+
+  /**
+   * Evaluates the current model on a test set, and fetches the most confidently wrong images.
+   * @param {'mnist'|'custom'} dataset @param {*} [owner]
+   * @returns {Promise<object>} the result: metrics, labels, predicted, confidence, count, dataset, and
+   *   wrong: {indices, images} (the GALLERY_MAX most confident errors)
+   */
+  run(dataset, owner = null) {
+    const { rt } = this;
+    return rt.exclusive('evaluate', 'evaluating', owner, async () => {
+      rt.emit('eval:start', { owner });
+      try {
+        if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['test']);
+        rt.status('Evaluating on the test set…', 'busy', 'evaluate');
+        let r;
+        try {
+          r = await rt.workers.trainer.call('evaluate', { dataset });
+        } catch (e) {
+          throw new Error(`Evaluation failed: ${e.message}`);
+        }
+        r.dataset = dataset;
+        const wrong = [];
+        for (let i = 0; i < r.count; i++) if (r.predicted[i] !== r.labels[i]) wrong.push(i);
+        wrong.sort((a, b) => r.confidence[b] - r.confidence[a]);
+        r.wrongCount = wrong.length;
+        const indices = wrong.slice(0, GALLERY_MAX);
+        r.wrong = { indices, images: await this.images(dataset, indices) };
+        rt.state.evaluation = r;
+        rt.status(`Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count.toLocaleString('en-US')} ${dataset === 'mnist' ? 'MNIST' : ''} test images.`, 'info', 'evaluate');
+        rt.emit('eval:done', { result: r, owner });
+        return r;
+      } catch (e) {
+        rt.status(e.message, 'error', 'evaluate');
+        rt.emit('eval:failed', { error: e, owner });
+        throw e;
+      }
+    });
+  }
+
+  /** Indices of the last evaluation's test images with a true class and a prediction, most confident first. */
+  cell(trueClass, predicted) {
+    const ev = this.rt.state.evaluation;
+    if (!ev) return [];
+    const idx = [];
+    for (let i = 0; i < ev.count; i++) if (ev.labels[i] === trueClass && ev.predicted[i] === predicted) idx.push(i);
+    return idx.sort((a, b) => ev.confidence[b] - ev.confidence[a]);
+  }
+
+  /**
+   * @param {string} dataset @param {number[]} indices test images
+   * @returns {Promise<{pixels: Uint8Array, height: number, width: number, channels: number}>} (n, H, W, C)
+   */
+  async images(dataset, indices, split = 'test') {
+    if (!indices.length) return { pixels: new Uint8Array(0), height: 1, width: 1, channels: 1 };
+    return this.rt.workers.trainer.call('images', { dataset, split, indices });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * models.mjs - the models controller: the current model (restored at start, loaded from a file, reverted to
+ * the pretrained one, replaced by training) and where it lives: the training worker, the prediction worker,
+ * the page's state and the page's storage scope.
+ */
+
+export const PRETRAINED_LABEL = 'pretrained (Keras MNIST CNN)';
+
+export class ModelsController {
+  /** @param {import('../runtime.mjs').Runtime} rt */
+  constructor(rt) {
+    this.rt = rt;
+  }
+
+  /**
+   * At start: the model kept in storage, else the pretrained one, else an untrained one (so the page stays
+   * usable). Gives it to the prediction worker.
+   * @param {Promise<unknown>} trainerInit the training worker's init (needed for an untrained model)
+   * @returns {Promise<string>} a warning for the status line, or ''
+   */
+  async restore(trainerInit) {
+    const { rt } = this;
+    const stored = rt.storage ? rt.storage.loadModel().catch((e) => ({ error: e })) : Promise.resolve(null);
+    // fetch the pretrained model meanwhile, unless this browser keeps a model
+    const pretrained = stored.then((kept) => (kept?.bytes ? null : this.fetchPretrained())).catch((e) => e);
+    let warning = '';
+    const kept = await stored;
+    if (kept?.error) warning = `Models cannot be kept in this browser (${kept.error.message}). `;
+    else if (kept?.bytes) {
+      try {
+        await this._use(kept.bytes, kept.label);
+      } catch (e) {
+        warning = `The model kept in this browser could not be loaded (${e.message}); using the pretrained one. `;
+      }
+    }
+    if (!rt.state.model) {
+      try {
+        let bytes = await pretrained;
+        if (bytes instanceof Error) throw bytes;
+        bytes ??= await this.fetchPretrained(); // the kept model failed to load
+        await this._use(bytes, PRETRAINED_LABEL);
+      } catch (e) {
+        warning += `${e.message}. Using an untrained model: train it below.`;
+        await trainerInit;
+        const r = await rt.workers.trainer.call('create', { spec: 'keras' });
+        await this._use(r.bytes, 'untrained (Keras MNIST CNN)');
+      }
+    }
+    return warning;
+  }
+
+  async _use(bytes, label) {
+    const info = await this.rt.predict.setModel(bytes.slice(), `Predicting with the current model: ${label}.`);
+    this.rt.state.model = { bytes, label, info };
+    this.rt.emit('model', { model: this.rt.state.model });
+  }
+
+  /** @returns {Promise<Uint8Array>} the pretrained model's bytes (same origin) */
+  async fetchPretrained() {
+    let res;
+    try {
+      res = await fetch(this.rt.url('build/pretrained.safetensors'));
+    } catch (e) {
+      throw new Error(`The pretrained model could not be fetched (${e.message})`);
+    }
+    if (!res.ok) throw new Error(`No pretrained model at build/pretrained.safetensors (HTTP ${res.status})`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Makes bytes the current model everywhere: prediction worker, state, storage. The training worker has it.
+   * @param {Uint8Array} bytes @param {object} info @param {string} label
+   */
+  async commit(bytes, info, label) {
+    const { rt } = this;
+    rt.state.model = { bytes, label, info };
+    await rt.predict.setModel(bytes.slice(), rt.predict.currentNote());
+    rt.evaluation.reset();
+    rt.emit('model', { model: rt.state.model });
+    if (!rt.storage) return;
+    try {
+      await rt.storage.saveModel(bytes, label);
+    } catch (e) {
+      rt.status(`The model could not be kept in this browser: ${e.message}`, 'error', 'storage');
+    }
+  }
+
+  /**
+   * Loads a .safetensors file as the current model.
+   * @param {File} file @param {*} owner the widget asking @returns {Promise<object>} the model's info
+   */
+  loadFile(file, owner) {
+    const { rt } = this;
+    return rt.exclusive('setModel', 'loading', owner, async () => {
+      rt.status(`Loading ${file.name}…`, 'busy', 'model');
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      let info;
+      try {
+        info = await rt.workers.trainer.call('setModel', { bytes: bytes.slice() });
+      } catch (e) {
+        throw new Error(`${file.name} is not a model this page can load: ${e.message}`);
+      }
+      await this.commit(bytes, info, `file ${file.name}`);
+      rt.status(`Loaded ${file.name}: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.classes} classes.`, 'info', 'model');
+      return info;
+    });
+  }
+
+  /** Makes the pretrained model current again (and forgets the stored one). @param {*} owner */
+  revert(owner) {
+    const { rt } = this;
+    return rt.exclusive('setModel', 'loading', owner, async () => {
+      rt.status('Loading the pretrained model…', 'busy', 'model');
+      const bytes = await this.fetchPretrained();
+      const info = await rt.workers.trainer.call('setModel', { bytes: bytes.slice() });
+      await this.commit(bytes, info, PRETRAINED_LABEL);
+      await rt.storage?.forgetModel().catch(() => {});
+      rt.status('Back to the pretrained model.', 'info', 'model');
+    });
+  }
+
+  /** @returns {{bytes: Uint8Array, name: string}} the current model as a file to download */
+  downloadable() {
+    const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');
+    return { bytes: this.rt.state.model.bytes, name: `digits-model-${stamp}.safetensors` };
+  }
+}

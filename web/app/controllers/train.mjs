@@ -1,0 +1,127 @@
+/**
+ * train.mjs - the training controller: architecture checks, one training run at a time in the training
+ * worker (pause, resume, stop), its events for the views, and the trained model made current.
+ *
+ * Events (payloads carry `owner`, the widget that started the run):
+ *   'train:start'    {owner, epochs}
+ *   'train:progress' {owner, epoch, epochs, step, stepsPerEpoch, loss, accuracy, lr, imagesDone, imagesTotal,
+ *                     imagesPerSecond, etaSeconds}       loss and accuracy: of the steps since the last event
+ *   'train:epoch'    {owner, epoch, loss, accuracy, valLoss?, valAccuracy?, seconds, steps, complete}
+ *   'train:paused'   {owner}                             the worker waits between two steps
+ *   'train:done'     {owner, history, stopped, label}
+ *   'train:failed'   {owner, error}
+ */
+import { DATASET_NAMES, DataController } from './data.mjs';
+
+/** Presets the page offers besides the core's own (keras, pytorch, mlp). */
+export const PRESETS_IN_PAGE = {
+  small: 'input 28x28x1\nconv2d 8 5x5 relu\nmaxpool 2\nconv2d 16 5x5 relu\nmaxpool 2\nflatten\ndense 10',
+};
+
+export class TrainController {
+  /** @param {import('../runtime.mjs').Runtime} rt */
+  constructor(rt) {
+    this.rt = rt;
+    this.run = null; // {owner, epochs, stepsPerEpoch} while a run is on
+  }
+
+  connect({ trainer }) {
+    trainer.on('progress', (p) => {
+      if (!this.run) return;
+      this.run.stepsPerEpoch = p.stepsPerEpoch;
+      this.rt.emit('train:progress', { ...p, owner: this.run.owner });
+    });
+    trainer.on('epoch', (e) => this.run && this.rt.emit('train:epoch', { ...e, owner: this.run.owner }));
+    trainer.on('paused', () => {
+      if (!this.run || !this.rt.state.paused) return;
+      this.rt.status('Paused. Resume or stop (stopping keeps the model trained so far).', 'info', 'train');
+      this.rt.emit('train:paused', { owner: this.run.owner });
+    });
+    trainer.on('snapshot', (s) => this._snapshot(s));
+  }
+
+  /** Asks the core whether spec text is valid. @param {string} spec @returns {Promise<object>} model info */
+  validateSpec(spec) {
+    return this.rt.workers.trainer.call('validateSpec', { spec });
+  }
+
+  /** @param {string} name a preset @returns {Promise<string>} its spec text */
+  async presetSpec(name) {
+    return PRESETS_IN_PAGE[name] ?? (await this.validateSpec(name)).spec;
+  }
+
+  /**
+   * Trains; the result becomes the current model.
+   * @param {object} o
+   * @param {string} o.dataset a data set choice (data.mjs DATASET_NAMES)
+   * @param {'new'|'current'} o.from a new model from o.spec, or fine-tune the current one
+   * @param {string[]} [o.freeze] layers kept fixed (fine-tuning)
+   * @param {string} [o.spec] architecture (from 'new') @param {string} [o.architecture] its name for the label
+   * @param {number} o.seed @param {object} o.fit Model.fit options
+   * @param {*} [o.owner] the widget starting the run
+   * @param {() => Promise<void>} [o.check] runs first, inside the run (e.g. the view's architecture check)
+   * @returns {Promise<{bytes, info, history, stopped, label}>} throws when training did not complete
+   */
+  async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, fit, owner = null, check }) {
+    const { rt } = this;
+    rt.guard('train');
+    rt.setActivity('training', owner);
+    this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1 };
+    try {
+      await check?.();
+      if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
+      rt.emit('train:start', { owner, epochs: fit.epochs });
+      rt.status('Training…', 'busy', 'train');
+      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, fit });
+      const n = result.history.epochs.length;
+      const frozen = freeze.length ? `, ${freeze.join(' + ')} frozen` : '';
+      const run = `${DATASET_NAMES[dataset]}, ${n} epoch${n === 1 ? '' : 's'}${frozen}${result.stopped ? ' (stopped)' : ''}`;
+      result.label = from === 'current'
+        ? `fine-tuned on ${run}, from ${rt.state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
+        : `trained here: ${architecture}, ${run}`;
+      await rt.models.commit(result.bytes, result.info, result.label);
+      const last = result.history.epochs[n - 1];
+      rt.status(result.stopped
+        ? `Stopped in epoch ${last?.epoch ?? 1}: the model trained so far is now the current model.`
+        : `Training finished: training accuracy ${(100 * (last?.accuracy ?? 0)).toFixed(1)}%` +
+          `${last?.valAccuracy !== undefined ? `, validation ${(100 * last.valAccuracy).toFixed(1)}%` : ''}.`, 'info', 'train');
+      rt.emit('train:done', { owner, history: result.history, stopped: result.stopped, label: result.label });
+      return result;
+    } catch (e) {
+      rt.status(`Training did not complete: ${e.message}`, 'error', 'train');
+      rt.emit('train:failed', { owner, error: e });
+      // the prediction worker may hold a snapshot of the abandoned model: give it the current one back
+      await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
+      throw e;
+    } finally {
+      this.run = null;
+      rt.setActivity(null);
+    }
+  }
+
+  /** Pauses (true) or resumes (false) the run. @param {boolean} paused */
+  async setPaused(paused) {
+    const { rt } = this;
+    if (!this.run) return;
+    rt.state.paused = paused;
+    rt.emit('activity', { activity: rt.state.activity, owner: rt.state.owner, paused });
+    await rt.workers.trainer.call(paused ? 'pause' : 'resume');
+    if (!paused) rt.status('Training…', 'busy', 'train');
+  }
+
+  /** Stops the run after its current step (the model trained so far becomes current). */
+  async stop() {
+    if (!this.run) return;
+    this.rt.status('Stopping after the current step…', 'busy', 'train');
+    await this.rt.workers.trainer.call('stop');
+  }
+
+  async _snapshot(s) {
+    if (!this.run) return;
+    try {
+      await this.rt.predict.setModel(s.bytes, `Predicting with the model in training (epoch ${s.epoch}, step ${s.step}/${s.stepsPerEpoch}).`);
+    } catch (e) {
+      this.rt.predict.noteError(`Snapshot not usable: ${e.message}`);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * data-view.mjs - the data card of one widget: the data set choice, downloading MNIST, IDX files from disk,
+ * download progress.
+ */
+import { parts, setEnabled, onFiles } from './dom.mjs';
+
+export class DataView {
+  /**
+   * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
+   * @param {{owner?: *, onChoice?: (choice: string) => void}} [o] onChoice: the data set choice changed
+   */
+  constructor(root, rt, { owner = null, onChoice = () => {} } = {}) {
+    this.rt = rt;
+    this.owner = owner;
+    this.onChoice = onChoice;
+    this.$ = parts(root);
+    const $ = this.$;
+    $('dataset').addEventListener('change', (e) => this.onChoice(e.target.value));
+    $('mnist-load').addEventListener('click', () => this.loadMnist());
+    onFiles($('idx-files'), (files) => this.loadIdxFiles(files));
+    this._off = [
+      rt.on('activity', () => this.updateControls()),
+      rt.on('ready', () => this.updateControls()),
+      rt.on('samples', () => this.options()),
+      rt.on('data', ({ mnist }) => this.showMnist(mnist)),
+      rt.on('dataProgress', (p) => this.progress(p)),
+    ];
+    this.options();
+    this.updateControls();
+  }
+
+  destroy() {
+    for (const off of this._off) off();
+  }
+
+  /** @returns {string} the chosen data set */
+  get value() {
+    return this.$('dataset').value;
+  }
+
+  set value(choice) {
+    this.$('dataset').value = choice;
+  }
+
+  updateControls() {
+    const { rt, $ } = this;
+    const idle = rt.state.ready && !rt.state.activity;
+    setEnabled($('dataset'), idle);
+    setEnabled($('mnist-load'), idle);
+    setEnabled($('idx-files'), rt.allows('loadIdxFiles'));
+  }
+
+  async loadMnist() {
+    const { rt } = this;
+    try {
+      await rt.data.ensureMnist(['train', 'test']);
+      rt.status('MNIST is ready.', 'info', 'data');
+    } catch (e) {
+      rt.status(e.message, 'error', 'data');
+    }
+  }
+
+  /** Loads four IDX files (picked or dropped) and chooses them. @param {File[]} files */
+  async loadIdxFiles(files) {
+    const { rt } = this;
+    let custom;
+    try {
+      custom = await rt.data.loadIdxFiles(files, this.owner);
+    } catch (e) {
+      if (e.name !== 'BusyError') this.info(`Not loaded: ${e.message}`, true);
+      rt.status(e.name === 'BusyError' ? e.message : `The IDX files could not be loaded: ${e.message}`, 'error', 'data');
+      return;
+    }
+    const { train, test } = custom;
+    this.value = 'custom';
+    this.onChoice('custom');
+    this.info(`Loaded from disk: ${train.count.toLocaleString('en-US')} training and ${test.count.toLocaleString('en-US')} test ` +
+      `images of ${train.height}×${train.width}×${train.channels}, ${Math.max(train.classes, test.classes)} classes.`);
+    rt.status('IDX data set loaded. Train a new model for it (the architecture was adapted to its shape).', 'info', 'data');
+  }
+
+  /** Updates the data set choices. */
+  options() {
+    const { custom, samples } = this.rt.state;
+    const sel = this.$('dataset');
+    const opts = Object.fromEntries([...sel.options].map((o) => [o.value, o]));
+    opts.custom.disabled = !custom;
+    opts.custom.textContent = custom
+      ? `IDX files from disk (${custom.train.count.toLocaleString('en-US')} training images, ${custom.train.height}×${custom.train.width}×${custom.train.channels}, ${custom.train.classes} classes)`
+      : 'IDX files from disk (none loaded)';
+    const n = samples.length;
+    opts.drawings.disabled = n === 0;
+    opts.drawings.textContent = `My drawings (${n ? n : 'none'} saved)`;
+    opts['mnist+drawings'].disabled = n === 0;
+    if (sel.selectedOptions[0]?.disabled) sel.value = 'mnist';
+  }
+
+  showMnist(mnist) {
+    this.options();
+    const t = mnist.train, e = mnist.test;
+    if (!t && !e) return;
+    this.info(`MNIST loaded: ${[t && `${t.count.toLocaleString('en-US')} training`, e && `${e.count.toLocaleString('en-US')} test`]
+      .filter(Boolean).join(' and ')} images.`);
+  }
+
+  /** @param {{loaded: number, total: number, unpacking?: boolean}|null} p null hides the bar */
+  progress(p) {
+    const { $ } = this;
+    $('data-progress-box').hidden = p === null;
+    if (!p) {
+      $('data-progress-text').textContent = '';
+      return;
+    }
+    const mb = (n) => (n / 1e6).toFixed(1);
+    $('data-progress').value = p.unpacking ? 1 : p.total ? p.loaded / p.total : 0;
+    $('data-progress-text').textContent = p.unpacking ? 'Unpacking…'
+      : p.total ? `Downloading MNIST: ${mb(p.loaded)} of ${mb(p.total)} MB` : 'Downloading MNIST…';
+  }
+
+  /** @param {string} text @param {boolean} [error] */
+  info(text, error = false) {
+    const el = this.$('data-info');
+    el.textContent = text;
+    el.classList.toggle('error', error);
+  }
+}

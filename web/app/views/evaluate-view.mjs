@@ -1,0 +1,90 @@
+/**
+ * evaluate-view.mjs - the evaluation card of one widget: the button, progress, and the results (drawn by
+ * evaluation-view.mjs: accuracy, confusion matrix whose cells show their images, per-class metrics, gallery).
+ */
+import { EvaluationView } from '../evaluation-view.mjs';
+import { GALLERY_MAX } from '../controllers/evaluation.mjs';
+import { parts, setEnabled } from './dom.mjs';
+
+export class EvaluateView {
+  /**
+   * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
+   * @param {{owner?: *, dataset?: () => string}} [o] dataset: the data set choice (its test split is used;
+   *   MNIST for the drawings)
+   */
+  constructor(root, rt, { owner = null, dataset = () => 'mnist' } = {}) {
+    this.rt = rt;
+    this.owner = owner;
+    this.dataset = dataset;
+    this.$ = parts(root);
+    const $ = this.$;
+    this.results = new EvaluationView({
+      accuracy: $('test-accuracy'), body: $('eval-body'), confusion: $('confusion'), metrics: $('metrics'),
+      galleryTitle: $('gallery-title'), gallery: $('gallery'),
+    }, (i, j) => this.showCell(i, j));
+    $('evaluate').addEventListener('click', () => this.run().catch(() => {}));
+    this._off = [
+      rt.on('activity', () => this.updateControls()),
+      rt.on('ready', () => this.updateControls()),
+      rt.on('eval:reset', () => this.results.reset()),
+      rt.on('eval:start', () => this.progress(0)),
+      rt.on('eval:progress', ({ done, total }) => this.progress(done / total)),
+      rt.on('eval:done', ({ result }) => this.show(result)),
+      rt.on('eval:failed', () => this.progress(null)),
+    ];
+    this.updateControls();
+  }
+
+  destroy() {
+    for (const off of this._off) off();
+  }
+
+  /** The data set whose test split is evaluated: the one chosen, or MNIST for the drawings. */
+  evaluationSet() {
+    return this.dataset() === 'custom' && this.rt.state.custom ? 'custom' : 'mnist';
+  }
+
+  /** Evaluates the current model. @returns {Promise<object>} the result (throws when it failed) */
+  run() {
+    return this.rt.evaluation.run(this.evaluationSet(), this.owner);
+  }
+
+  updateControls() {
+    setEnabled(this.$('evaluate'), this.rt.allows('evaluate'));
+  }
+
+  show(r) {
+    this.progress(null);
+    this.results.show(r);
+    this.results.gallery(`Most confidently wrong (${r.wrong.indices.length} of ${r.wrongCount} errors)`, r.wrong.images,
+      this._items(r.wrong.indices));
+  }
+
+  async showCell(trueClass, predicted) {
+    const ev = this.rt.state.evaluation;
+    if (!ev) return;
+    const idx = this.rt.evaluation.cell(trueClass, predicted);
+    const shown = idx.slice(0, GALLERY_MAX);
+    try {
+      const images = await this.rt.evaluation.images(ev.dataset, shown);
+      this.results.gallery(`True ${trueClass}, predicted ${predicted}: ${idx.length} image${idx.length === 1 ? '' : 's'}` +
+        `${idx.length > shown.length ? ` (the ${shown.length} most confident)` : ''}`, images, this._items(shown));
+    } catch (e) {
+      this.rt.status(e.message, 'error', 'evaluate');
+    }
+  }
+
+  _items(indices) {
+    const ev = this.rt.state.evaluation;
+    return indices.map((index) => ({
+      index, label: ev.labels[index], predicted: ev.predicted[index], confidence: ev.confidence[index],
+    }));
+  }
+
+  /** @param {number|null} fraction null hides the bar */
+  progress(fraction) {
+    const el = this.$('eval-progress');
+    el.hidden = fraction === null;
+    if (fraction !== null) el.value = fraction;
+  }
+}

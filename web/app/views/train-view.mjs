@@ -1,0 +1,352 @@
+/**
+ * train-view.mjs - the training card of one widget: architecture (preset, layer editor, spec text checked by
+ * the core), hyper-parameters, fine-tuning with frozen layers, start / pause / stop, progress and live charts.
+ */
+import { LayerEditor } from '../layer-editor.mjs';
+import { LineChart } from '../charts.mjs';
+import { adaptSpec } from '../spec.mjs';
+import { parts, setEnabled } from './dom.mjs';
+
+const SMOOTHING = 0.9; // exponential moving average of the per-batch curves
+const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'augment'];
+const ADVANCED_FIELDS = ['momentum', 'nesterov', 'weight-decay', 'decoupled', 'warmup'];
+
+export class TrainView {
+  /**
+   * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
+   * @param {object} [o]
+   * @param {*} [o.owner] the widget, for the runtime's activity and the runs it starts
+   * @param {() => string} [o.dataset] the data set choice (the data card's, or fixed)
+   * @param {(result: object) => Promise<void>} [o.afterTraining] e.g. evaluate the trained model
+   */
+  constructor(root, rt, { owner = null, dataset = () => 'mnist', afterTraining = async () => {} } = {}) {
+    this.rt = rt;
+    this.owner = owner;
+    this.dataset = dataset;
+    this.afterTraining = afterTraining;
+    this.$ = parts(root);
+    this._specTimer = 0;
+    this._specSeq = 0;
+    this._ema = null;
+    this._stepsPerEpoch = 1;
+    this._starting = false;  // this view is between the click and the run's start (checking the architecture)
+    this._specReady = false; // the editor holds a preset checked by the core
+    const $ = this.$;
+
+    this.editor = new LayerEditor({ list: $('layer-editor'), textarea: $('spec-text'), onChange: () => this.specEdited() });
+    this.lossChart = new LineChart($('chart-loss'), { yMin: 0, format: (v) => v.toFixed(2) });
+    this.accChart = new LineChart($('chart-accuracy'), { yMax: 1, format: (v) => `${Math.round(v * 100)}%` });
+    for (const chart of [this.lossChart, this.accChart]) {
+      chart.setSeries([
+        { name: 'training, per batch (smoothed)', color: '--series-1', width: 1.5 },
+        { name: 'training, per epoch', color: '--series-2', dots: true, width: 2 },
+        { name: 'validation, per epoch', color: '--series-3', dots: true, width: 2 },
+      ]);
+    }
+
+    $('preset').addEventListener('change', (e) => this.presetChanged(e.target.value));
+    $('optimizer').addEventListener('change', (e) => {
+      // follow the optimizer's usual learning rate unless the user typed their own
+      const lr = $('lr');
+      if (['0.002', '0.05'].includes(lr.value)) lr.value = e.target.value === 'sgd' ? '0.05' : '0.002';
+    });
+    for (const id of ['train-from', 'optimizer']) $(id).addEventListener('change', () => this.updateControls());
+    $('weight-decay').addEventListener('input', () => this.updateControls());
+    $('train-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.start();
+    });
+    $('train-pause').addEventListener('click', () => this.rt.train.setPaused(!this.rt.state.paused));
+    $('train-stop').addEventListener('click', () => this.rt.train.stop());
+
+    const mine = (fn) => (e) => { if (e.owner === this.owner) fn(e); };
+    this._off = [
+      rt.on('activity', () => this.updateControls()),
+      rt.on('ready', () => this.updateControls()),
+      rt.on('model', ({ model }) => this.showFreezeLayers(model.info.layers)),
+      rt.on('trainerReady', () => this._init()),
+      rt.on('train:start', mine((e) => this._runStarted(e))),
+      rt.on('train:progress', mine((p) => this._progress(p))),
+      rt.on('train:epoch', mine((e) => this._epoch(e))),
+      rt.on('train:paused', mine(() => this.progressText('Paused.'))),
+    ];
+    if (rt.state.model) this.showFreezeLayers(rt.state.model.info.layers);
+    if (rt.state.trainerReady) this._init();
+    this.updateControls();
+  }
+
+  destroy() {
+    for (const off of this._off) off();
+  }
+
+  async _init() {
+    if (this._specReady) return;
+    await this.presetChanged(this.$('preset').value);
+    this._specReady = true;
+    this.updateControls();
+  }
+
+  // ---- architecture ----
+
+  specEdited() {
+    this.$('preset').value = 'custom';
+    this.validateSoon();
+  }
+
+  validateSoon() {
+    this.specCheck('Checking…', '');
+    clearTimeout(this._specTimer);
+    this._specTimer = setTimeout(() => this.validate(), 250);
+  }
+
+  /** Asks the core whether the spec text is valid; shows its verdict. @returns {Promise<boolean>} */
+  async validate() {
+    const seq = ++this._specSeq;
+    try {
+      const info = await this.rt.train.validateSpec(this.editor.text);
+      if (seq !== this._specSeq) return true;
+      this.editor.showShapes(info.layers);
+      this.specCheck(`Valid: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.inputShape.join('×')} → ${info.classes} classes.`, 'ok');
+      return true;
+    } catch (e) {
+      if (seq !== this._specSeq) return false;
+      this.editor.showShapes(null);
+      this.specCheck(e.message, 'error');
+      this.rt.status(`Architecture: ${e.message}`, 'error', 'spec');
+      return false;
+    }
+  }
+
+  async presetChanged(name) {
+    if (name === 'custom') return;
+    this.specCheck('Checking…', '');
+    let text;
+    try {
+      text = await this.rt.train.presetSpec(name);
+    } catch (e) {
+      this.rt.status(`Preset ${name}: ${e.message}`, 'error', 'spec');
+      return;
+    }
+    const [shape, classes] = this.rt.data.shape(this.dataset());
+    this.editor.setText(adaptSpec(text, shape, classes) ?? text);
+    this.$('preset').value = name;
+    await this.validate();
+  }
+
+  /** The data set choice changed: adapt the architecture to its shape and classes. @param {string} choice */
+  datasetChanged(choice) {
+    const [shape, classes] = this.rt.data.shape(choice);
+    const adapted = adaptSpec(this.editor.text, shape, classes);
+    if (adapted && adapted !== this.editor.text) {
+      this.editor.setText(adapted);
+      this.$('preset').value = 'custom';
+      this.validateSoon();
+      this.rt.status(`Architecture adapted to the data set: input ${shape.join('x')}, ${classes} classes.`, 'info', 'spec');
+    }
+  }
+
+  /** @param {string} text @param {'ok'|'error'|''} kind */
+  specCheck(text, kind) {
+    const el = this.$('spec-check');
+    el.textContent = text;
+    el.classList.toggle('error', kind === 'error');
+  }
+
+  // ---- training ----
+
+  async start() {
+    const { rt } = this;
+    if (!rt.allows('train') || this._starting) return;
+    let form;
+    try {
+      form = this.readForm();
+    } catch (e) {
+      rt.status(e.message, 'error', 'train-form');
+      return;
+    }
+    let result = null;
+    this._starting = true;
+    try {
+      result = await rt.train.start({
+        ...form,
+        spec: this.editor.text,
+        architecture: this.$('preset').value === 'custom' ? 'custom architecture' : this.$('preset').value,
+        owner: this.owner,
+        check: async () => {
+          if (form.from === 'new' && !(await this.validate())) {
+            throw new Error(`Architecture: ${this.editor.text.trim() ? 'see the message below the editor' : 'empty'}`);
+          }
+        },
+      });
+    } catch {
+      this.progress(0, ''); // the controller has said why in the status line
+    } finally {
+      this._starting = false;
+      this.updateControls();
+    }
+    if (!result) return;
+    if (result.stopped) this.progressText('Stopped.');
+    else this.progress(1, 'Done.');
+    await this.afterTraining(result);
+  }
+
+  _runStarted({ epochs }) {
+    this.lossChart.clear(epochs);
+    this.accChart.clear(epochs);
+    this._ema = null;
+    this.chartSummary('', '');
+    this.progress(0, 'Starting…');
+  }
+
+  _progress(p) {
+    this._stepsPerEpoch = p.stepsPerEpoch;
+    const x = p.epoch - 1 + p.step / p.stepsPerEpoch;
+    const ema = this._ema;
+    this._ema = ema
+      ? { n: ema.n + 1, loss: SMOOTHING * ema.loss + (1 - SMOOTHING) * p.loss, acc: SMOOTHING * ema.acc + (1 - SMOOTHING) * p.accuracy }
+      : { n: 1, loss: (1 - SMOOTHING) * p.loss, acc: (1 - SMOOTHING) * p.accuracy };
+    const debias = 1 - SMOOTHING ** this._ema.n;
+    const loss = this._ema.loss / debias, acc = this._ema.acc / debias;
+    this.lossChart.add(0, x, loss);
+    this.accChart.add(0, x, acc);
+    this.chartSummary(`batch ${loss.toFixed(3)}`, `batch ${(100 * acc).toFixed(1)}%`);
+    if (this.rt.state.paused) return;
+    this.progress(p.imagesDone / p.imagesTotal,
+      `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} images/s · ` +
+      `${duration(p.etaSeconds)} left`);
+  }
+
+  _epoch(e) {
+    const x = e.epoch - 1 + (e.complete ? 1 : (e.steps ?? 0) / this._stepsPerEpoch);
+    this.lossChart.add(1, x, e.loss);
+    this.accChart.add(1, x, e.accuracy);
+    if (e.valLoss !== undefined) {
+      this.lossChart.add(2, x, e.valLoss);
+      this.accChart.add(2, x, e.valAccuracy);
+    }
+    const val = (v, f) => (v === undefined ? '' : `, validation ${f(v)}`);
+    this.chartSummary(`epoch ${e.epoch}: ${e.loss.toFixed(3)}${val(e.valLoss, (v) => v.toFixed(3))}`,
+      `epoch ${e.epoch}: ${(100 * e.accuracy).toFixed(1)}%${val(e.valAccuracy, (v) => `${(100 * v).toFixed(1)}%`)}`);
+  }
+
+  /**
+   * Reads and checks the training form.
+   * @returns {{dataset: string, from: string, freeze: string[], seed: number, fit: object}} freeze: layer names
+   *   to keep fixed (fine-tuning only); fit: the options of Model.fit
+   * @throws {Error} naming the field whose value is out of range
+   */
+  readForm() {
+    const { $ } = this;
+    const num = (id, what, lo, hi, integer) => {
+      const raw = $(id).value.trim();
+      const v = Number(raw);
+      if (raw === '' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+        $(id).focus();
+        throw new Error(`${what}: '${raw}' is not ${integer ? 'an integer' : 'a number'} in ${lo}..${hi}`);
+      }
+      return v;
+    };
+    const from = $('train-from').value;
+    const sgd = $('optimizer').value === 'sgd';
+    return {
+      dataset: this.dataset(),
+      from,
+      freeze: from === 'current' ? this.freezeNames() : [],
+      seed: num('seed', 'Seed', 0, 4294967295, true),
+      fit: {
+        optimizer: $('optimizer').value,
+        lr: num('lr', 'Learning rate', 1e-7, 10, false),
+        schedule: $('schedule').value,
+        batchSize: num('batch', 'Batch size', 1, 512, true),
+        epochs: num('epochs', 'Epochs', 1, 100, true),
+        limit: num('limit', 'Training images', 1, 1e7, true),
+        validationSplit: num('val-split', 'Validation split', 0, 0.5, false),
+        augment: $('augment').checked,
+        momentum: sgd ? num('momentum', 'Momentum', 0, 0.999, false) : 0.9,
+        nesterov: sgd && $('nesterov').checked,
+        weightDecay: num('weight-decay', 'Weight decay', 0, 1, false),
+        decoupledWeightDecay: $('decoupled').checked,
+        warmupSteps: num('warmup', 'Warm-up steps', 0, 1e6, true),
+      },
+    };
+  }
+
+  // ---- rendering ----
+
+  /** Enables exactly the controls that can act now. */
+  updateControls() {
+    const { rt, $ } = this;
+    const idle = rt.allows('train') && this._specReady && !this._starting;
+    const mine = rt.state.activity === 'training' && rt.state.owner === this.owner;
+    for (const id of FORM_FIELDS) setEnabled($(id), idle);
+    const fromCurrent = $('train-from').value === 'current';
+    $('preset').disabled ||= fromCurrent;
+    $('freeze-box').hidden = !fromCurrent;
+    for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
+    const sgd = $('optimizer').value === 'sgd';
+    for (const id of ADVANCED_FIELDS) setEnabled($(id), idle);
+    $('momentum').disabled ||= !sgd;
+    $('nesterov').disabled ||= !sgd;
+    $('decoupled').disabled ||= !(Number($('weight-decay').value) > 0);
+    this.editor.setDisabled(!idle || fromCurrent);
+    setEnabled($('train-start'), idle);
+    setEnabled($('train-pause'), mine);
+    setEnabled($('train-stop'), mine);
+    $('train-pause').textContent = mine && rt.state.paused ? 'Resume' : 'Pause';
+    if (mine && rt.state.paused && !/Paused/.test($('train-progress-text').textContent)) this.progressText('Pausing after this step…');
+  }
+
+  /**
+   * One "freeze" checkbox per parameter layer of the current model (for fine-tuning); a layer whose name is
+   * kept keeps its choice.
+   * @param {{name: string, kind: string, params: number}[]} layers
+   */
+  showFreezeLayers(layers) {
+    const list = this.$('freeze-layers');
+    const checked = new Set(this.freezeNames());
+    list.replaceChildren(...layers.filter((l) => l.params > 0).map((l) => {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.value = l.name;
+      box.checked = checked.has(l.name);
+      box.disabled = this.$('train-from').disabled;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = l.name;
+      const params = document.createElement('span');
+      params.className = 'note';
+      params.textContent = `${l.params.toLocaleString('en-US')} parameters`;
+      label.append(box, 'freeze ', name, params);
+      return label;
+    }));
+  }
+
+  /** @returns {string[]} the layers ticked "freeze" */
+  freezeNames() {
+    return [...this.$('freeze-layers').querySelectorAll('input:checked')].map((b) => b.value);
+  }
+
+  /** @param {number} fraction @param {string} text */
+  progress(fraction, text) {
+    this.$('train-progress').value = fraction;
+    this.progressText(text);
+  }
+
+  /** @param {string} text */
+  progressText(text) {
+    this.$('train-progress-text').textContent = text;
+  }
+
+  chartSummary(loss, accuracy) {
+    this.$('loss-summary').textContent = loss;
+    this.$('accuracy-summary').textContent = accuracy;
+  }
+}
+
+function duration(seconds) {
+  if (!Number.isFinite(seconds)) return '–';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 3600) return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
