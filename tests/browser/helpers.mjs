@@ -47,10 +47,25 @@ export async function launch() {
 export async function openPage(env, { query = '', viewport = { width: 1280, height: 900 }, context } = {}) {
   const ctx = context ?? await env.browser.newContext({ viewport, acceptDownloads: true });
   const page = await ctx.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const errors = watchErrors(page);
   const readyMs = await gotoReady(page, env.server.url + query);
   return { page, context: ctx, readyMs, errors };
+}
+
+/**
+ * Collects a page's uncaught errors and Content-Security-Policy violations (in every document it loads).
+ * @returns {string[]} grows as they happen; 'CSP: ...' entries for violations
+ */
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.exposeFunction('__reportCspViolation', (text) => errors.push(`CSP: ${text}`)).catch(() => {});
+  page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__reportCspViolation?.(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  return errors;
 }
 
 /** Navigates and waits for body[data-ready]; @returns {Promise<number>} ms from navigation start to ready */

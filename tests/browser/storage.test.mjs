@@ -1,8 +1,9 @@
 // Browser tests of what the page keeps in IndexedDB: records of the previous version move to the studio's
-// scope, and pages with another scope do not see or overwrite them.
+// scope, and a write that does not complete (aborted, or cut by a reload) leaves the previous model, whole.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { loadCnn } from '../../web/cnn.mjs';
 import { missingPrerequisite, launch, gotoReady, waitIdle, WEB } from './helpers.mjs';
 
 let env;
@@ -59,5 +60,60 @@ test('a model and drawings kept by the previous version of the page are still th
     };
   }));
   assert.deepEqual(stored, { version: 2, keys: ['studio'], scopes: ['studio', 'studio', 'studio'] });
+  await context.close();
+});
+
+const waitStatus = (page, re, timeout = 30000) => page.waitForFunction(
+  (src) => new RegExp(src).test(document.querySelector('[data-testid="status"]').textContent), re.source, { timeout });
+
+test('a model write that does not complete leaves the previous model, whole', async (t) => {
+  const cnn = await loadCnn();
+  const mlp = cnn.createModel('mlp', { seed: 3 });
+  const mlpBytes = Buffer.from(mlp.save());
+  mlp.free();
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await gotoReady(page, env.server.url);
+  await waitIdle(page);
+  await page.setInputFiles('#model-file', { name: 'mlp.safetensors', mimeType: 'application/octet-stream', buffer: mlpBytes });
+  await waitStatus(page, /Loaded mlp\.safetensors/);
+
+  // a write of the same record that aborts before it commits (as a crash would)
+  const aborted = await page.evaluate(() => new Promise((resolve) => {
+    indexedDB.open('cnn-wasm').onsuccess = (e) => {
+      const db = e.target.result;
+      const tx = db.transaction('models', 'readwrite');
+      tx.objectStore('models').put({ bytes: new Uint8Array(1000), label: 'half-written' }, 'studio').onsuccess = () => tx.abort();
+      tx.onabort = () => { db.close(); resolve(true); };
+      tx.oncomplete = () => { db.close(); resolve(false); };
+    };
+  }));
+  assert.ok(aborted);
+  await gotoReady(page, env.server.url);
+  assert.match(await page.textContent('#model-info'), /file mlp\.safetensors/);
+  assert.match(await page.textContent('#model-info'), /101,770/);
+  await waitIdle(page);
+
+  // the page reloads the moment it asks IndexedDB to keep a large new model: after the reload the model is
+  // the previous one or the new one, and its label and its weights belong together
+  const wide = cnn.createModel('dense 4096\ndense 10', { seed: 1 });
+  const wideBytes = Buffer.from(wide.save());
+  wide.free();
+  await page.evaluate(() => {
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (...args) {
+      const req = put.apply(this, args);
+      if (this.name === 'models') location.reload();
+      return req;
+    };
+  });
+  await page.setInputFiles('#model-file', { name: 'wide.safetensors', mimeType: 'application/octet-stream', buffer: wideBytes });
+  await page.waitForEvent('load', { timeout: 30000 });
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30000 });
+  const info = await page.textContent('#model-info');
+  const kept = /wide\.safetensors/.test(info) ? { label: 'wide', params: '3,256,330' } : { label: 'mlp', params: '101,770' };
+  assert.match(info, new RegExp(`file ${kept.label}\\.safetensors`));
+  assert.match(info, new RegExp(kept.params), `the weights kept are those of ${kept.label}`);
+  t.diagnostic(`reloaded while the page wrote the new model: the ${kept.label === 'mlp' ? 'previous' : 'new'} model was kept, whole`);
   await context.close();
 });
