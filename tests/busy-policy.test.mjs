@@ -26,7 +26,7 @@ test('nothing that replaces the model or a data set runs during a run, an evalua
 });
 
 test('controls, reads and additive requests run during any activity; drawings are deferred', () => {
-  for (const request of ['pause', 'resume', 'stop', 'validateSpec', 'images', 'loadMnist', 'setDrawings', 'init']) {
+  for (const request of ['pause', 'resume', 'stop', 'cancelEvaluation', 'validateSpec', 'images', 'loadMnist', 'setDrawings', 'init']) {
     for (const activity of [null, ...Object.keys(ACTIVITIES)]) assert.ok(allowed(request, activity), `${request} while ${activity}`);
   }
   assert.ok(deferred('setDrawings'));

@@ -117,6 +117,11 @@ export class Cnn {
     }
   }
 
+  /** @returns {number} bytes of WebAssembly memory this instance holds (it grows and never shrinks) */
+  get memoryBytes() {
+    return this._m.HEAPU8.buffer.byteLength;
+  }
+
   /** @returns {string} the kernel variant in use ('wasmsimd' or 'scalar'). */
   get kernels() {
     return this._m.UTF8ToString(this._m._cnn_kernels_selected());

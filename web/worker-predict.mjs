@@ -8,10 +8,12 @@
  *   setModel {bytes}                     -> model info                 replace the model (.safetensors bytes)
  *   predictDrawing {gray, width, height} -> {input, probs} | {empty}   gray: (height, width) uint8, white ink
  *   predictInputs {x}                    -> {probs}                     x: (n, H, W, C) float in [0, 1]
+ *   memory                               -> {heap, need}                wasm heap bytes, and about what the model needs
  */
 import { loadCnn } from './cnn.mjs';
 import { serve, Transfer } from './shared/worker-rpc.mjs';
 import { modelInfo } from './shared/model-info.mjs';
+import { heapNeed } from './shared/memory.mjs';
 
 const EMPTY_DRAWING = 5; // CnnError status of preprocessDigit for a drawing without ink
 
@@ -54,6 +56,11 @@ serve({
     }
     const probs = model.predict(input);
     return new Transfer({ input, probs }, [input.buffer, probs.buffer]);
+  },
+
+  async memory() {
+    const cnn = await core();
+    return { heap: cnn.memoryBytes, need: heapNeed(model ? [modelInfo(model)] : [], model ? [model.maxBatch] : []) };
   },
 
   async predictInputs({ x }) {

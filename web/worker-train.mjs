@@ -8,7 +8,11 @@
  *
  * Requests (see shared/worker-rpc.mjs):
  *   init {variant}                    -> {build, kernels}
- *   setModel {bytes}                  -> model info            the current model (validated by the core)
+ *   setModel {bytes, spec?}           -> model info            the current model (validated by the core); with
+ *                                        spec: that architecture with the file's weights. A refused file's
+ *                                        error status says 'not-safetensors' or 'no-architecture' when so
+ *   currentBytes                      -> {bytes}               the current model as .safetensors
+ *   memory                            -> {heap, need}          wasm heap bytes, and about what is held needs
  *   create {spec, seed}               -> {bytes, info}         a new untrained current model
  *   validateSpec {spec}               -> model info            builds (and frees) a model from spec text
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
@@ -18,8 +22,12 @@
  *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
  *                                        events 'progress', 'epoch', 'paused', 'snapshot'
+ *                                     -> {diverged: {message}, bytes, info} when a step diverged: the last
+ *                                        good weights; the current model stays as it was
  *   pause, resume, stop               -> training control
  *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
+ *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
+ *   cancelEvaluation                  -> {cancelling}          stops the evaluation after its current chunk
  *   images {dataset, split, indices}  -> {pixels, height, width, channels}
  */
 import { loadCnn } from './cnn.mjs';
@@ -28,9 +36,13 @@ import { serve, Transfer, RequestError } from './shared/worker-rpc.mjs';
 import { modelInfo, shapeText } from './shared/model-info.mjs';
 import { MNIST_BASE, SPLITS, classifyIdxFiles, fetchAll } from './shared/data-loading.mjs';
 import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
+import { heapNeed } from './shared/memory.mjs';
+import { describeRefusedModel } from './shared/model-file.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
-const EVAL_CHUNK = 1000;    // images per evaluation call (progress and message handling in between)
+const EVAL_CHUNK_MS = 100;  // work per evaluation call: progress and 'cancelEvaluation' are seen in between
+const EVAL_CHUNK_MAX = 2000;
+const DIVERGED = 4;         // CnnError status: a step made the loss or the weights non-finite (the step was undone)
 
 let cnnPromise = null;
 let current = null;         // the current Model
@@ -40,6 +52,7 @@ let mnistLoading = null;    // promise while MNIST downloads
 let training = null;        // {controller, paused, resume, sets} while training; sets: the data sets it reads
 let activity = null;        // 'training' | 'evaluating' | 'loading' | null (see shared/busy-policy.mjs)
 let pendingDrawings = null; // {images, labels} received while a run trains on the drawings
+let evaluation = null;      // {cancelled} while evaluating
 
 const rpc = serve({
   async init({ variant = 'auto' }) {
@@ -48,9 +61,9 @@ const rpc = serve({
     return { build: cnn.build, kernels: cnn.kernels };
   },
 
-  async setModel({ bytes }) {
+  async setModel({ bytes, spec }) {
     const cnn = await core();
-    const next = cnn.loadModel(bytes);
+    const next = spec ? weightsInto(cnn, spec, bytes) : loadRefusedWithReason(cnn, bytes);
     current?.free();
     current = next;
     return modelInfo(current);
@@ -63,6 +76,20 @@ const rpc = serve({
     current = next;
     const bytes = current.save();
     return new Transfer({ bytes, info: modelInfo(current) }, [bytes.buffer]);
+  },
+
+  currentBytes() {
+    if (!current) throw new Error('there is no current model');
+    const bytes = current.save();
+    return new Transfer({ bytes }, [bytes.buffer]);
+  },
+
+  async memory() {
+    const cnn = await core();
+    const held = Object.values(sets).flatMap((split) => Object.values(split)).filter(Boolean);
+    const datasetBytes = held.reduce((n, d) => n + d.count * (d.height * d.width * d.channels + 1), 0);
+    const models = current ? [modelInfo(current)] : [];
+    return { heap: cnn.memoryBytes, need: heapNeed(models, models.map(() => current.maxBatch), datasetBytes) };
   },
 
   async validateSpec({ spec }) {
@@ -164,6 +191,11 @@ const rpc = serve({
     return { paused: false };
   },
 
+  cancelEvaluation() {
+    if (evaluation) evaluation.cancelled = true;
+    return { cancelling: !!evaluation };
+  },
+
   stop() {
     if (training) {
       training.controller.abort();
@@ -199,6 +231,29 @@ const rpc = serve({
   },
 });
 
+/** Loads a model file; a refusal says whether the file is not safetensors at all or has no architecture. */
+function loadRefusedWithReason(cnn, bytes) {
+  try {
+    return cnn.loadModel(bytes);
+  } catch (e) {
+    const kind = describeRefusedModel(bytes);
+    if (kind === 'other') throw e;
+    throw new RequestError(e.message, kind);
+  }
+}
+
+/** A model from spec text with the weights of a file (e.g. one written by PyTorch without our metadata). */
+function weightsInto(cnn, spec, bytes) {
+  const model = cnn.createModel(spec);
+  try {
+    model.loadWeights(bytes);
+    return model;
+  } catch (e) {
+    model.free();
+    throw e;
+  }
+}
+
 /** Runs fn as this worker's activity: set before fn's first await, so the next request already sees it. */
 async function during(kind, fn) {
   activity = kind;
@@ -230,7 +285,8 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     let steps = 0;
     const start = performance.now();
     let lastSnapshot = start;
-    const history = await model.fit(data, {
+    let history;
+    const fitting = model.fit(data, {
       ...fitOptions,
       signal: training.controller.signal,
       progressIntervalMs: 100,
@@ -255,6 +311,15 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
         rpc.emit('epoch', e);
       },
     });
+    try {
+      history = await fitting;
+    } catch (e) {
+      if (e.status !== DIVERGED) throw e;
+      // The core undid the step that diverged: the model holds the last good weights. They are returned, not
+      // made current; the page offers them.
+      const bytes = model.save();
+      return new Transfer({ diverged: { message: e.message }, bytes, info: modelInfo(model) }, [bytes.buffer]);
+    }
     if (steps === 0) throw new Error('training stopped before its first step; the model is unchanged');
     current?.free();
     current = model;
@@ -272,21 +337,35 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
   }
 }
 
-/** Evaluates a model on a whole test set in chunks, with progress events in between. */
+/**
+ * Evaluates a model on a whole test set in chunks of about EVAL_CHUNK_MS of work, with a progress event after
+ * each and a look at 'cancelEvaluation' in between.
+ * @returns {Promise<Transfer|{cancelled: true, done: number, total: number}>}
+ */
 async function evaluateChunks(cnn, model, data) {
   const n = data.count, k = model.classes;
   const predicted = new Int32Array(n), confidence = new Float32Array(n);
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
-  let lossSum = 0;
-  for (let first = 0; first < n; first += EVAL_CHUNK) {
-    const count = Math.min(EVAL_CHUNK, n - first);
-    const r = model.evaluate(data, { first, count, details: true });
-    lossSum += r.loss * count;
-    predicted.set(r.predicted, first);
-    confidence.set(r.confidence, first);
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
-    rpc.emit('evalProgress', { done: first + count, total: n });
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  let lossSum = 0, chunk = 8;
+  evaluation = { cancelled: false };
+  try {
+    for (let first = 0; first < n;) {
+      if (evaluation.cancelled) return { cancelled: true, done: first, total: n };
+      const count = Math.min(chunk, n - first);
+      const t0 = performance.now();
+      const r = model.evaluate(data, { first, count, details: true });
+      const ms = performance.now() - t0;
+      chunk = Math.max(1, Math.min(EVAL_CHUNK_MAX, Math.round(count * EVAL_CHUNK_MS / Math.max(ms, 1))));
+      lossSum += r.loss * count;
+      predicted.set(r.predicted, first);
+      confidence.set(r.confidence, first);
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
+      first += count;
+      rpc.emit('evalProgress', { done: first, total: n });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } finally {
+    evaluation = null;
   }
   const labels = data.labels();
   let correct = 0;

@@ -80,7 +80,7 @@ test('a corrupt model file gives an error in the status line and the page keeps 
     ['noise.safetensors', Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251))],
   ]) {
     await page.setInputFiles('#model-file', { name, mimeType: 'application/octet-stream', buffer });
-    await waitStatus(new RegExp(`${name.replace('.', '\\.')} is not a model`));
+    await waitStatus(new RegExp(`${name.replace('.', '\\.')} is not a`));
     assert.ok(await statusIsError());
     assert.equal(await modelInfo(), before, 'the current model is unchanged');
     assert.equal(await stillPredicts(), '7');

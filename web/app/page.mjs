@@ -8,6 +8,7 @@
  *   .drawn() -> Promise<{digit, probs}>  predicts whatever is on the drawing canvas now (e.g. an image a test
  *                                         painted into it) through the same path as drawing with the pointer
  *   .predictInputs(x) -> Promise<Float32Array>  class probabilities for (n, 28, 28) model inputs in [0, 1]
+ *   .runtime                              the page's runtime (app/runtime.mjs): its state, events, memory()
  * Timing: performance.mark 'ready' when the page can predict (body[data-ready]), 'workers' when both workers
  * have loaded the core, and a performance.measure 'pointerup-to-prediction' after each stroke.
  */
@@ -24,4 +25,5 @@ studio.ready.then(() => { document.body.dataset.ready = 'true'; }, () => {});
 window.cnnTest = {
   drawn: () => studio.views.draw.drawn(),
   predictInputs: (x) => runtime.predict.inputs(x),
+  runtime,
 };

@@ -19,6 +19,7 @@
  *   'model'         {model}                                       the current model changed
  *   'predictModel'  {info, note, drawable, error}                 the model answering predictions changed
  *   'samples'       {count, deferred}                             the user's drawings changed
+ *   'rescued'       {rescued}                                     last good weights of a diverged run (or null)
  *   'data'          {mnist, custom}                               a data set was loaded
  *   'dataProgress'  {loaded, total, unpacking} | null             MNIST download (null: finished)
  *   'train:start', 'train:progress', 'train:epoch', 'train:paused', 'train:done', 'train:failed'  (train.mjs)
@@ -27,12 +28,15 @@
 import { WorkerClient } from './worker-client.mjs';
 import { ScopedStorage } from './storage.mjs';
 import { refusal, BUSY_STATUS } from '../shared/busy-policy.mjs';
+import { heapTooLarge } from '../shared/memory.mjs';
 import { PredictController } from './controllers/predict.mjs';
 import { ModelsController } from './controllers/models.mjs';
 import { DataController } from './controllers/data.mjs';
 import { DrawingsController } from './controllers/drawings.mjs';
 import { TrainController } from './controllers/train.mjs';
 import { EvaluationController } from './controllers/evaluation.mjs';
+
+const MEMORY_CHECK_MS = 1500; // idle time before the workers' heaps are looked at
 
 /** An action refused by the busy policy (or because the page is still starting). */
 export class BusyError extends Error {
@@ -58,6 +62,7 @@ function createState() {
     custom: null,          // IDX data set from disk: {train, test} summaries
     samples: [],           // the user's drawings [{pixels: Uint8Array(784), label}]
     evaluation: null,      // the last evaluation (labels, predicted, confidence, metrics, dataset)
+    rescued: null,         // the last good weights of a diverged run: {bytes, info, label}
     status: { text: '', kind: 'info', source: '' },
   };
 }
@@ -96,7 +101,10 @@ export class Runtime {
    *   whenTrainerReady())
    */
   start() {
-    this._started ??= this._start();
+    this._started ??= this._start().catch((e) => {
+      if (this.state.status.kind !== 'error') this.status(`The page could not start: ${e.message}`, 'error', 'start');
+      throw e;
+    });
     return this._started;
   }
 
@@ -105,13 +113,20 @@ export class Runtime {
     return this.start().then(() => this._trainerReady);
   }
 
+  /** A new worker of a kind ('predict' or 'train'), its events wired to the controllers (connect({role: w})). */
+  _worker(kind) {
+    const w = new WorkerClient(this.url(`worker-${kind}.mjs`), kind);
+    w.on('error', (e) => this.status(e.message, 'error', 'worker'));
+    const role = kind === 'predict' ? 'predictor' : 'trainer';
+    for (const c of [this.predict, this.models, this.data, this.drawings, this.train, this.evaluation]) c.connect?.({ [role]: w });
+    return w;
+  }
+
   async _start() {
     const { variant } = this.options;
-    const predictor = new WorkerClient(this.url('worker-predict.mjs'), 'predict');
-    const trainer = new WorkerClient(this.url('worker-train.mjs'), 'train');
+    const predictor = this._worker('predict');
+    const trainer = this._worker('train');
     this.workers = { predictor, trainer };
-    for (const w of [predictor, trainer]) w.on('error', (e) => this.status(e.message, 'error', 'worker'));
-    for (const c of [this.predict, this.models, this.data, this.drawings, this.train, this.evaluation]) c.connect?.(this.workers);
     this.status('Loading the model…', 'busy', 'start');
 
     const predictorReady = predictor.call('init', { variant });
@@ -189,6 +204,68 @@ export class Runtime {
     this.state.owner = activity ? owner : null;
     if (!activity) this.state.paused = false;
     this.emit('activity', { activity, owner: this.state.owner, paused: this.state.paused });
+    if (!activity && this.state.trainerReady) this.checkMemorySoon();
+  }
+
+  // ---- memory: a fresh worker instance when a heap has grown far past what it holds ----
+
+  /** @returns {Promise<{predictor: {heap, need}, trainer: {heap, need}}>} each worker's wasm heap (bytes) */
+  async memory() {
+    const [predictor, trainer] = await Promise.all([this.workers.predictor.call('memory'), this.workers.trainer.call('memory')]);
+    return { predictor, trainer };
+  }
+
+  /** Checks the workers' heaps once the page has been idle for a moment (after work that may grow them). */
+  checkMemorySoon() {
+    clearTimeout(this._memoryTimer);
+    this._memoryTimer = setTimeout(() => this.checkMemory().catch(() => {}), MEMORY_CHECK_MS);
+  }
+
+  /**
+   * Replaces each idle worker whose heap is far larger than what it holds (memory.mjs) by a fresh instance
+   * holding the same: the current model, and for the training worker the drawings and a data set from disk
+   * (MNIST is fetched again when next needed).
+   * @returns {Promise<{worker: string, before: number, after: number}[]>} the workers replaced
+   */
+  async checkMemory() {
+    if (this._checking || !this.state.trainerReady) return [];
+    this._checking = true;
+    const replaced = [];
+    try {
+      for (const [role, kind] of [['predictor', 'predict'], ['trainer', 'train']]) {
+        if (this.state.activity || this.workers[role].pending) continue;
+        const { heap, need } = await this.workers[role].call('memory');
+        if (!heapTooLarge(heap, need) || this.state.activity) continue;
+        replaced.push({ worker: kind, before: heap, after: await this._replace(role, kind) });
+      }
+    } finally {
+      this._checking = false;
+    }
+    return replaced;
+  }
+
+  async _replace(role, kind) {
+    if (role === 'trainer') this.setActivity('loading');
+    const fresh = this._worker(kind);
+    try {
+      await fresh.call('init', { variant: this.options.variant });
+      // the fresh instance gets the model before it answers anything; the old one ends once it has answered
+      await fresh.call('setModel', { bytes: this.state.model.bytes.slice() });
+      const old = this.workers[role];
+      this.workers[role] = fresh;
+      old.retire();
+      if (role === 'trainer') {
+        this.state.mnist = {};
+        await this.drawings.resend();
+        await this.data.reloadCustom();
+      }
+      return (await fresh.call('memory')).heap;
+    } catch (e) {
+      fresh.terminate();
+      throw e;
+    } finally {
+      if (role === 'trainer') this.setActivity(null);
+    }
   }
 
   // ---- events and status ----

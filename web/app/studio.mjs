@@ -53,7 +53,7 @@ export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKey
   const v = studio.views;
   v.status = new StatusView(root.querySelector('.studio-head'), rt);
   if (shown.includes('draw')) v.draw = new DrawView(card('draw'), rt, { owner });
-  if (shown.includes('model')) v.model = new ModelView(card('model'), rt, { owner });
+  if (shown.includes('model')) v.model = new ModelView(card('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
   if (shown.includes('data')) v.data = new DataView(card('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
   const dataset = () => v.data?.value ?? 'mnist';
   if (shown.includes('evaluate')) v.evaluate = new EvaluateView(card('evaluate'), rt, { owner, dataset });

@@ -51,6 +51,7 @@ export function drawCard(p) {
     <span class="note" ${a('sample-count')}></span>
     <button type="button" class="link" ${a('samples-clear')} hidden>delete all</button>
   </div>
+  <p class="field-error" ${a('draw-error')} role="alert" hidden></p>
 </section>`;
 }
 
@@ -65,6 +66,10 @@ export function modelCard(p) {
     <label class="button file" ${a('model-file-label')}>Load from file…
       <input type="file" ${a('model-file')} accept=".safetensors,application/octet-stream" disabled></label>
     <button type="button" ${a('model-revert')} disabled>Revert to pretrained</button>
+  </div>
+  <p class="field-error" ${a('model-error')} role="alert" hidden></p>
+  <div class="fix" ${a('model-fix')} hidden>
+    <button type="button" ${a('model-load-into')}>Load the weights into the Train card's architecture</button>
   </div>
   <p class="note">Or drop a <code>.safetensors</code> file anywhere on the page. The current model is kept in this
     browser and restored after a reload.</p>
@@ -94,6 +99,7 @@ export function dataCard(p) {
     <progress ${a('data-progress')} max="1" value="0" aria-label="Data download"></progress>
     <span ${a('data-progress-text')} class="note"></span>
   </div>
+  <p class="field-error" ${a('data-error')} role="alert" hidden></p>
   <p class="note" ${a('data-info')}>MNIST is downloaded once (11 MB) when you first train or evaluate. Your own data:
     pick the four IDX files (train-images, train-labels, t10k-images, t10k-labels; raw or .gz).</p>
 </section>`;
@@ -216,6 +222,14 @@ export function trainCard(p) {
       <button type="button" ${a('train-pause')} disabled>Pause</button>
       <button type="button" ${a('train-stop')} data-testid="train-stop" disabled>Stop</button>
     </div>
+    <p class="field-error" ${a('train-error')} role="alert" hidden></p>
+    <div class="fix rescue" ${a('rescue')} hidden>
+      <p ${a('rescue-text')}></p>
+      <div class="buttons">
+        <button type="button" ${a('rescue-use')}>Use these weights</button>
+        <button type="button" ${a('rescue-download')}>Download them</button>
+      </div>
+    </div>
   </form>
   <div class="progress">
     <progress ${a('train-progress')} max="1" value="0" aria-label="Training progress"></progress>
@@ -248,7 +262,12 @@ export function evaluateCard(p) {
   <div class="eval-head">
     <button type="button" ${a('evaluate')} disabled>Evaluate on the test set</button>
     <p class="accuracy">Test accuracy <strong ${a('test-accuracy')} data-testid="test-accuracy">—</strong></p>
-    <progress ${a('eval-progress')} max="1" value="0" hidden aria-label="Evaluation progress"></progress>
+    <div class="eval-running" ${a('eval-running')} hidden>
+      <progress ${a('eval-progress')} max="1" value="0" aria-label="Evaluation progress"></progress>
+      <span class="note" ${a('eval-progress-text')}></span>
+      <button type="button" ${a('eval-cancel')}>Cancel</button>
+    </div>
+    <p class="field-error" ${a('eval-error')} role="alert" hidden></p>
   </div>
   <div class="eval-body" ${a('eval-body')} hidden>
     <figure class="confusion-wrap">

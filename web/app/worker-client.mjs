@@ -47,6 +47,25 @@ export class WorkerClient {
     });
   }
 
+  /** @returns {number} requests sent and not answered yet */
+  get pending() {
+    return this._pending.size;
+  }
+
+  /** Ends the worker once every request sent so far is answered. */
+  retire() {
+    this._retiring = true;
+    if (!this._pending.size) this.terminate();
+  }
+
+  /** Ends the worker; pending requests fail. */
+  terminate() {
+    this._worker.terminate();
+    const err = new WorkerError(`${this.name} worker: replaced by a fresh instance`);
+    for (const { reject } of this._pending.values()) reject(err);
+    this._pending.clear();
+  }
+
   /** @param {string} event @param {(data: any) => void} fn */
   on(event, fn) {
     if (!this._listeners.has(event)) this._listeners.set(event, []);
@@ -64,5 +83,6 @@ export class WorkerClient {
     this._pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
     else p.reject(new WorkerError(msg.error.message, msg.error.status));
+    if (this._retiring && !this._pending.size) this.terminate();
   }
 }

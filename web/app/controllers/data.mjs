@@ -12,10 +12,11 @@ export class DataController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {
     this.rt = rt;
-    this._mnist = null; // the download in progress
+    this._customFiles = null; // the IDX files of the 'custom' data set
   }
 
   connect({ trainer }) {
+    if (!trainer) return; // a new prediction worker
     trainer.on('dataProgress', (p) => this.rt.emit('dataProgress', p));
   }
 
@@ -43,11 +44,21 @@ export class DataController {
     const { rt } = this;
     return rt.exclusive('loadIdxFiles', 'loading', owner, async () => {
       rt.status(`Reading ${files.length} file${files.length === 1 ? '' : 's'}…`, 'busy', 'data');
-      const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
-      rt.state.custom = await rt.workers.trainer.call('loadIdxFiles', { files: payload }, payload.map((p) => p.bytes));
+      rt.state.custom = await this._send(files);
+      this._customFiles = files; // a fresh training worker gets them again (runtime.mjs checkMemory)
       rt.emit('data', { mnist: rt.state.mnist, custom: rt.state.custom });
       return rt.state.custom;
     });
+  }
+
+  async _send(files) {
+    const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
+    return this.rt.workers.trainer.call('loadIdxFiles', { files: payload }, payload.map((p) => p.bytes));
+  }
+
+  /** Gives a fresh training worker the data set from disk loaded before (if any). */
+  async reloadCustom() {
+    if (this._customFiles) await this._send(this._customFiles);
   }
 
   /** @param {string} choice a data set choice @returns {[number[], number]} [[h, w, c], classes] */

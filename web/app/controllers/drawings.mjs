@@ -18,6 +18,11 @@ export class DrawingsController {
     await this._send();
   }
 
+  /** Sends the drawings to the training worker again (a fresh instance). */
+  resend() {
+    return this._send();
+  }
+
   /**
    * Saves a drawing with its label.
    * @param {Float32Array} input (28, 28) the model input in [0, 1] @param {number} label

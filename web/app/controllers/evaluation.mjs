@@ -3,7 +3,8 @@
  * per-class metrics, per-image predictions) and the images of the test set for the gallery.
  *
  * Events: 'eval:start' {owner}, 'eval:progress' {done, total}, 'eval:done' {result, owner},
- * 'eval:failed' {error, owner}, 'eval:reset' {} (the model changed: the last results no longer apply).
+ * 'eval:cancelled' {owner, done, total}, 'eval:failed' {error, owner}, 'eval:reset' {} (the model changed:
+ * the last results no longer apply).
  */
 import { DataController } from './data.mjs';
 
@@ -17,6 +18,7 @@ export class EvaluationController {
   }
 
   connect({ trainer }) {
+    if (!trainer) return; // a new prediction worker
     trainer.on('evalProgress', (p) => this.rt.emit('eval:progress', p));
   }
 
@@ -29,8 +31,8 @@ export class EvaluationController {
   /**
    * Evaluates the current model on a test set, and fetches the most confidently wrong images.
    * @param {'mnist'|'custom'} dataset @param {*} [owner]
-   * @returns {Promise<object>} the result: metrics, labels, predicted, confidence, count, dataset, and
-   *   wrong: {indices, images} (the GALLERY_MAX most confident errors)
+   * @returns {Promise<object|null>} the result: metrics, labels, predicted, confidence, count, dataset, and
+   *   wrong: {indices, images} (the GALLERY_MAX most confident errors); null when cancelled
    */
   run(dataset, owner = null) {
     const { rt } = this;
@@ -44,6 +46,11 @@ export class EvaluationController {
           r = await rt.workers.trainer.call('evaluate', { dataset });
         } catch (e) {
           throw new Error(`Evaluation failed: ${e.message}`);
+        }
+        if (r.cancelled) {
+          rt.status(`Evaluation cancelled after ${r.done.toLocaleString('en-US')} of ${r.total.toLocaleString('en-US')} images.`, 'info', 'evaluate');
+          rt.emit('eval:cancelled', { owner, done: r.done, total: r.total });
+          return null;
         }
         r.dataset = dataset;
         const wrong = [];
@@ -62,6 +69,11 @@ export class EvaluationController {
         throw e;
       }
     });
+  }
+
+  /** Stops the evaluation in progress after its current chunk of images. */
+  cancel() {
+    return this.rt.workers.trainer.call('cancelEvaluation');
   }
 
   /** Indices of the last evaluation's test images with a true class and a prediction, most confident first. */

@@ -98,11 +98,48 @@ export class ModelsController {
       try {
         info = await rt.workers.trainer.call('setModel', { bytes: bytes.slice() });
       } catch (e) {
-        throw new Error(`${file.name} is not a model this page can load: ${e.message}`);
+        throw refusedFile(file.name, e);
       }
       await this.commit(bytes, info, `file ${file.name}`);
       rt.status(`Loaded ${file.name}: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.classes} classes.`, 'info', 'model');
       return info;
+    });
+  }
+
+  /**
+   * Loads the weights of a file without an architecture (as PyTorch's save_file writes) into a new model
+   * of the given architecture, and makes it current.
+   * @param {File} file @param {string} spec @param {*} owner @returns {Promise<object>} the model's info
+   */
+  loadWeightsInto(file, spec, owner) {
+    const { rt } = this;
+    return rt.exclusive('setModel', 'loading', owner, async () => {
+      rt.status(`Loading the weights of ${file.name}…`, 'busy', 'model');
+      let info;
+      try {
+        info = await rt.workers.trainer.call('setModel', { bytes: new Uint8Array(await file.arrayBuffer()), spec });
+      } catch (e) {
+        throw new Error(`The weights of ${file.name} do not fit the Train card's architecture: ${e.message}`);
+      }
+      // the page keeps models as files that say their architecture: the model as saved by the core
+      const { bytes } = await rt.workers.trainer.call('currentBytes');
+      await this.commit(bytes, info, `weights of ${file.name}`);
+      rt.status(`Loaded the weights of ${file.name}: ${info.paramCount.toLocaleString('en-US')} parameters.`, 'info', 'model');
+      return info;
+    });
+  }
+
+  /** Makes the last good weights of a diverged run the current model. @param {*} owner */
+  useRescued(owner) {
+    const { rt } = this;
+    const rescued = rt.state.rescued;
+    if (!rescued) return Promise.resolve();
+    return rt.exclusive('setModel', 'loading', owner, async () => {
+      const info = await rt.workers.trainer.call('setModel', { bytes: rescued.bytes.slice() });
+      rt.state.rescued = null;
+      await this.commit(rescued.bytes, info, rescued.label);
+      rt.emit('rescued', { rescued: null });
+      rt.status('The last good weights of the diverged run are now the current model.', 'info', 'model');
     });
   }
 
@@ -124,4 +161,27 @@ export class ModelsController {
     const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');
     return { bytes: this.rt.state.model.bytes, name: `digits-model-${stamp}.safetensors` };
   }
+}
+
+/** A model file the page cannot load, in words for people; kind says what to offer next. */
+export class ModelFileError extends Error {
+  /** @param {string} message @param {'not-safetensors'|'no-architecture'|'other'} kind */
+  constructor(message, kind) {
+    super(message);
+    this.name = 'ModelFileError';
+    this.kind = kind;
+  }
+}
+
+function refusedFile(name, e) {
+  if (e.status === 'not-safetensors') {
+    return new ModelFileError(`${name} is not a .safetensors file. A model file is what "Download .safetensors" ` +
+      'saves here, or what save_file of the safetensors package writes in Python.', 'not-safetensors');
+  }
+  if (e.status === 'no-architecture') {
+    return new ModelFileError(`${name} holds weights but does not say its architecture (PyTorch's save_file ` +
+      'writes no metadata). Set the architecture it was trained with in the Train card (the layers must have ' +
+      'the same sizes), then choose "Load the weights into the Train card\'s architecture" below.', 'no-architecture');
+  }
+  return new ModelFileError(`${name} is not a model this page can load: ${e.message}`, 'other');
 }

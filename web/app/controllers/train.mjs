@@ -10,6 +10,7 @@
  *   'train:paused'   {owner}                             the worker waits between two steps
  *   'train:done'     {owner, history, stopped, label}
  *   'train:failed'   {owner, error}
+ *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
  */
 import { DATASET_NAMES, DataController } from './data.mjs';
 
@@ -26,6 +27,7 @@ export class TrainController {
   }
 
   connect({ trainer }) {
+    if (!trainer) return; // a new prediction worker
     trainer.on('progress', (p) => {
       if (!this.run) return;
       this.run.stepsPerEpoch = p.stepsPerEpoch;
@@ -41,8 +43,12 @@ export class TrainController {
   }
 
   /** Asks the core whether spec text is valid. @param {string} spec @returns {Promise<object>} model info */
-  validateSpec(spec) {
-    return this.rt.workers.trainer.call('validateSpec', { spec });
+  async validateSpec(spec) {
+    try {
+      return await this.rt.workers.trainer.call('validateSpec', { spec });
+    } finally {
+      this.rt.checkMemorySoon(); // building a model to check it may have grown the heap
+    }
   }
 
   /** @param {string} name a preset @returns {Promise<string>} its spec text */
@@ -60,7 +66,8 @@ export class TrainController {
    * @param {number} o.seed @param {object} o.fit Model.fit options
    * @param {*} [o.owner] the widget starting the run
    * @param {() => Promise<void>} [o.check] runs first, inside the run (e.g. the view's architecture check)
-   * @returns {Promise<{bytes, info, history, stopped, label}>} throws when training did not complete
+   * @returns {Promise<{bytes, info, history, stopped, label, diverged?}>} throws when training did not
+   *   complete; diverged: {message} when a step diverged (the last good weights are offered, not made current)
    */
   async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, fit, owner = null, check }) {
     const { rt } = this;
@@ -73,13 +80,19 @@ export class TrainController {
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
       const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, fit });
-      const n = result.history.epochs.length;
+      const n = result.history?.epochs.length ?? 0;
       const frozen = freeze.length ? `, ${freeze.join(' + ')} frozen` : '';
-      const run = `${DATASET_NAMES[dataset]}, ${n} epoch${n === 1 ? '' : 's'}${frozen}${result.stopped ? ' (stopped)' : ''}`;
+      const run = result.diverged ? `${DATASET_NAMES[dataset]}${frozen} (diverged: the last good weights)`
+        : `${DATASET_NAMES[dataset]}, ${n} epoch${n === 1 ? '' : 's'}${frozen}${result.stopped ? ' (stopped)' : ''}`;
       result.label = from === 'current'
         ? `fine-tuned on ${run}, from ${rt.state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
         : `trained here: ${architecture}, ${run}`;
+      if (result.diverged) return this._diverged(result, owner);
       await rt.models.commit(result.bytes, result.info, result.label);
+      if (rt.state.rescued) {
+        rt.state.rescued = null; // a newer model is current: the weights of an older diverged run go
+        rt.emit('rescued', { rescued: null });
+      }
       const last = result.history.epochs[n - 1];
       rt.status(result.stopped
         ? `Stopped in epoch ${last?.epoch ?? 1}: the model trained so far is now the current model.`
@@ -97,6 +110,22 @@ export class TrainController {
       this.run = null;
       rt.setActivity(null);
     }
+  }
+
+  /**
+   * A run whose step made the loss or the weights non-finite: the core undid that step, so the weights before
+   * it are kept for the user (state.rescued) and the current model stays as it was.
+   */
+  async _diverged(result, owner) {
+    const { rt } = this;
+    rt.state.rescued = { bytes: result.bytes, info: result.info, label: result.label };
+    const message = `Training diverged: ${result.diverged.message}. The weights before that step are kept: use or ` +
+      'download them below; the current model is unchanged.';
+    rt.status(message, 'error', 'train');
+    await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
+    rt.emit('rescued', { rescued: rt.state.rescued });
+    rt.emit('train:diverged', { owner, message });
+    return result;
   }
 
   /** Pauses (true) or resumes (false) the run. @param {boolean} paused */

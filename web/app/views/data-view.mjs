@@ -2,7 +2,7 @@
  * data-view.mjs - the data card of one widget: the data set choice, downloading MNIST, IDX files from disk,
  * download progress.
  */
-import { parts, setEnabled, onFiles } from './dom.mjs';
+import { parts, setEnabled, onFiles, ErrorSlot } from './dom.mjs';
 
 export class DataView {
   /**
@@ -15,6 +15,7 @@ export class DataView {
     this.onChoice = onChoice;
     this.$ = parts(root);
     const $ = this.$;
+    this.error = new ErrorSlot($('data-error'), rt, 'data');
     $('dataset').addEventListener('change', (e) => this.onChoice(e.target.value));
     $('mnist-load').addEventListener('click', () => this.loadMnist());
     onFiles($('idx-files'), (files) => this.loadIdxFiles(files));
@@ -52,11 +53,12 @@ export class DataView {
 
   async loadMnist() {
     const { rt } = this;
+    this.error.clear();
     try {
       await rt.data.ensureMnist(['train', 'test']);
       rt.status('MNIST is ready.', 'info', 'data');
     } catch (e) {
-      rt.status(e.message, 'error', 'data');
+      this.error.show(`MNIST could not be loaded: ${e.message}`);
     }
   }
 
@@ -64,11 +66,11 @@ export class DataView {
   async loadIdxFiles(files) {
     const { rt } = this;
     let custom;
+    this.error.clear();
     try {
       custom = await rt.data.loadIdxFiles(files, this.owner);
     } catch (e) {
-      if (e.name !== 'BusyError') this.info(`Not loaded: ${e.message}`, true);
-      rt.status(e.name === 'BusyError' ? e.message : `The IDX files could not be loaded: ${e.message}`, 'error', 'data');
+      this.error.show(e.name === 'BusyError' ? e.message : `The IDX files could not be loaded: ${e.message}`);
       return;
     }
     const { train, test } = custom;

@@ -99,3 +99,64 @@ export function onDrop(target, marker, fn) {
   for (const [type, f] of Object.entries(listeners)) target.addEventListener(type, f);
   return () => { for (const [type, f] of Object.entries(listeners)) target.removeEventListener(type, f); };
 }
+
+/**
+ * An error shown next to what caused it (and in the page's status line), announced to screen readers
+ * (role="alert" on the element), and cleared when the cause is fixed.
+ */
+export class ErrorSlot {
+  /**
+   * @param {HTMLElement} el the element next to the control (hidden while there is no error)
+   * @param {import('../runtime.mjs').Runtime} rt @param {string} source the status line's source for it
+   */
+  constructor(el, rt, source) {
+    this.el = el;
+    this.rt = rt;
+    this.source = source;
+  }
+
+  /** @param {string} message @param {{status?: string|false}} [o] status: other text for the status line */
+  show(message, { status } = {}) {
+    this.el.textContent = message;
+    this.el.hidden = false;
+    if (status !== false) this.rt.status(status ?? message, 'error', this.source);
+  }
+
+  clear() {
+    if (!this.el.hidden) {
+      this.el.hidden = true;
+      this.el.textContent = '';
+    }
+    this.rt.clearStatus(this.source);
+  }
+
+  get shown() {
+    return !this.el.hidden;
+  }
+}
+
+/**
+ * Shows an error under a form field (marked aria-invalid, described by the message) until it is edited.
+ * @param {HTMLInputElement} input @param {string} message
+ * @param {() => void} [onEdit] called once when the field is edited (e.g. clear the status line too)
+ */
+export function fieldError(input, message, onEdit = () => {}) {
+  const field = input.closest('.field') ?? input.parentElement;
+  let el = field.querySelector(':scope > .field-error');
+  if (!el) {
+    el = document.createElement('p');
+    el.className = 'field-error';
+    el.setAttribute('role', 'alert');
+    el.id = `${input.id || 'field'}-error`;
+    field.append(el);
+  }
+  el.textContent = message;
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', el.id);
+  input.addEventListener('input', () => {
+    el.remove();
+    input.removeAttribute('aria-invalid');
+    input.removeAttribute('aria-describedby');
+    onEdit();
+  }, { once: true });
+}

@@ -3,7 +3,7 @@
  * returns and the drawing changed, ask again), the bars, the 28x28 input, and saving the drawing with a label.
  */
 import { DrawingPad, renderInput } from '../draw.mjs';
-import { parts, setText, setEnabled } from './dom.mjs';
+import { parts, setText, setEnabled, ErrorSlot } from './dom.mjs';
 
 const STROKE_PREDICT_MS = 50; // prediction rate limit while a stroke is drawn
 
@@ -28,6 +28,7 @@ export class DrawView {
     this._wakeUp = null;   // ends the wait between two predictions during a stroke
 
     const $ = this.$;
+    this.error = new ErrorSlot($('draw-error'), rt, 'drawings');
     this.pad = new DrawingPad($('draw-canvas'), {
       onChange: () => this.changed(),
       onStrokeEnd: () => {
@@ -133,24 +134,31 @@ export class DrawView {
 
   // ---- saving drawings ----
 
+  /** Saves the drawing with a label: at any time, also while training (busy-policy.mjs). */
   async saveSample(label) {
     if (!this.lastInput) return;
+    this.error.clear();
     try {
-      await this.rt.drawings.save(this.lastInput, label);
-      this.rt.status(`Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`, 'info', 'drawings');
+      const { deferred } = await this.rt.drawings.save(this.lastInput, label);
+      this.rt.status(deferred
+        ? `Saved as ${label}. The run in progress trains on the drawings it started with; this one joins the next run.`
+        : `Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`,
+      'info', 'drawings');
       this.clear();
     } catch (e) {
-      this.rt.status(`The drawing could not be saved: ${e.message}`, 'error', 'drawings');
+      this.error.show(`The drawing could not be saved: ${e.message}`);
     }
   }
 
   async clearSamples() {
     if (!window.confirm(`Delete all ${this.rt.state.samples.length} saved drawings?`)) return;
+    this.error.clear();
     try {
-      await this.rt.drawings.clear();
-      this.rt.status('Saved drawings deleted.', 'info', 'drawings');
+      const { deferred } = await this.rt.drawings.clear();
+      this.rt.status(deferred ? 'Saved drawings deleted. The run in progress keeps training on the ones it started with.'
+        : 'Saved drawings deleted.', 'info', 'drawings');
     } catch (e) {
-      this.rt.status(`The drawings could not be deleted: ${e.message}`, 'error', 'drawings');
+      this.error.show(`The drawings could not be deleted: ${e.message}`);
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { EvaluationView } from '../evaluation-view.mjs';
 import { GALLERY_MAX } from '../controllers/evaluation.mjs';
-import { parts, setEnabled } from './dom.mjs';
+import { parts, setEnabled, ErrorSlot } from './dom.mjs';
 
 export class EvaluateView {
   /**
@@ -22,15 +22,25 @@ export class EvaluateView {
       accuracy: $('test-accuracy'), body: $('eval-body'), confusion: $('confusion'), metrics: $('metrics'),
       galleryTitle: $('gallery-title'), gallery: $('gallery'),
     }, (i, j) => this.showCell(i, j));
+    this.error = new ErrorSlot($('eval-error'), rt, 'evaluate');
     $('evaluate').addEventListener('click', () => this.run().catch(() => {}));
+    $('eval-cancel').addEventListener('click', () => rt.evaluation.cancel());
     this._off = [
       rt.on('activity', () => this.updateControls()),
       rt.on('ready', () => this.updateControls()),
       rt.on('eval:reset', () => this.results.reset()),
-      rt.on('eval:start', () => this.progress(0)),
-      rt.on('eval:progress', ({ done, total }) => this.progress(done / total)),
+      rt.on('eval:start', () => {
+        this.error.clear();
+        this.progress(0, 'Evaluating…');
+      }),
+      rt.on('eval:progress', ({ done, total }) => this.progress(done / total,
+        `${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} test images`)),
       rt.on('eval:done', ({ result }) => this.show(result)),
-      rt.on('eval:failed', () => this.progress(null)),
+      rt.on('eval:cancelled', () => this.progress(null)),
+      rt.on('eval:failed', ({ error }) => {
+        this.progress(null);
+        this.error.show(error.message, { status: false });
+      }),
     ];
     this.updateControls();
   }
@@ -44,9 +54,14 @@ export class EvaluateView {
     return this.dataset() === 'custom' && this.rt.state.custom ? 'custom' : 'mnist';
   }
 
-  /** Evaluates the current model. @returns {Promise<object>} the result (throws when it failed) */
-  run() {
-    return this.rt.evaluation.run(this.evaluationSet(), this.owner);
+  /** Evaluates the current model. @returns {Promise<object|null>} the result, null when cancelled; throws when it failed */
+  async run() {
+    try {
+      return await this.rt.evaluation.run(this.evaluationSet(), this.owner);
+    } catch (e) {
+      if (e.name === 'BusyError') this.error.show(e.message);
+      throw e;
+    }
   }
 
   updateControls() {
@@ -81,10 +96,10 @@ export class EvaluateView {
     }));
   }
 
-  /** @param {number|null} fraction null hides the bar */
-  progress(fraction) {
-    const el = this.$('eval-progress');
-    el.hidden = fraction === null;
-    if (fraction !== null) el.value = fraction;
+  /** @param {number|null} fraction null hides the bar and the Cancel button @param {string} [text] */
+  progress(fraction, text = '') {
+    this.$('eval-running').hidden = fraction === null;
+    if (fraction !== null) this.$('eval-progress').value = fraction;
+    this.$('eval-progress-text').textContent = text;
   }
 }

@@ -2,18 +2,26 @@
  * model-view.mjs - the model card of one widget: what the current model is, download, load from a file,
  * revert to the pretrained model.
  */
-import { parts, setEnabled, onFiles, download } from './dom.mjs';
+import { parts, setEnabled, onFiles, download, ErrorSlot } from './dom.mjs';
 
 export class ModelView {
-  /** @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt @param {{owner?: *}} [o] */
-  constructor(root, rt, { owner = null } = {}) {
+  /**
+   * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
+   * @param {{owner?: *, spec?: () => (string|null)}} [o] spec: the architecture to load bare weights into
+   *   (the Train card's), null when there is none
+   */
+  constructor(root, rt, { owner = null, spec = () => null } = {}) {
     this.rt = rt;
     this.owner = owner;
+    this.spec = spec;
     this.$ = parts(root);
     const $ = this.$;
+    this.error = new ErrorSlot($('model-error'), rt, 'model');
+    this._bareWeights = null; // a file with weights but no architecture, waiting for "load into"
     $('model-download').addEventListener('click', () => this.download());
     onFiles($('model-file'), (files) => this.loadFile(files[0]));
     $('model-revert').addEventListener('click', () => this.revert());
+    $('model-load-into').addEventListener('click', () => this.loadInto());
     this._off = [
       rt.on('model', ({ model }) => this.show(model)),
       rt.on('activity', () => this.updateControls()),
@@ -36,18 +44,34 @@ export class ModelView {
 
   /** Loads a model file (picked or dropped). @param {File} file */
   async loadFile(file) {
-    try {
-      await this.rt.models.loadFile(file, this.owner);
-    } catch (e) {
-      this.rt.status(e.message, 'error', 'model');
-    }
+    await this._act(() => this.rt.models.loadFile(file, this.owner), (e) => {
+      if (e.kind === 'no-architecture' && this.spec() !== null) {
+        this._bareWeights = file;
+        this.$('model-fix').hidden = false;
+      }
+    });
   }
 
-  async revert() {
+  /** Loads the waiting file's weights into the Train card's architecture. */
+  async loadInto() {
+    const file = this._bareWeights;
+    if (file) await this._act(() => this.rt.models.loadWeightsInto(file, this.spec(), this.owner));
+  }
+
+  revert() {
+    return this._act(() => this.rt.models.revert(this.owner));
+  }
+
+  /** Runs an action of this card: its error is shown here (and in the status line) until the next one. */
+  async _act(fn, onError = () => {}) {
+    this.error.clear();
+    this.$('model-fix').hidden = true;
+    this._bareWeights = null;
     try {
-      await this.rt.models.revert(this.owner);
+      await fn();
     } catch (e) {
-      this.rt.status(e.message, 'error', 'model');
+      this.error.show(e.message);
+      onError(e);
     }
   }
 

@@ -5,7 +5,7 @@
 import { LayerEditor } from '../layer-editor.mjs';
 import { LineChart } from '../charts.mjs';
 import { adaptSpec } from '../spec.mjs';
-import { parts, setEnabled } from './dom.mjs';
+import { parts, setEnabled, ErrorSlot, fieldError, download } from './dom.mjs';
 
 const SMOOTHING = 0.9; // exponential moving average of the per-batch curves
 const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'augment'];
@@ -31,7 +31,9 @@ export class TrainView {
     this._stepsPerEpoch = 1;
     this._starting = false;  // this view is between the click and the run's start (checking the architecture)
     this._specReady = false; // the editor holds a preset checked by the core
+    this._fresh = false;     // the run started by this view has not reported progress yet (charts still old)
     const $ = this.$;
+    this.error = new ErrorSlot($('train-error'), rt, 'train');
 
     this.editor = new LayerEditor({ list: $('layer-editor'), textarea: $('spec-text'), onChange: () => this.specEdited() });
     this.lossChart = new LineChart($('chart-loss'), { yMin: 0, format: (v) => v.toFixed(2) });
@@ -58,6 +60,10 @@ export class TrainView {
     });
     $('train-pause').addEventListener('click', () => this.rt.train.setPaused(!this.rt.state.paused));
     $('train-stop').addEventListener('click', () => this.rt.train.stop());
+    // a change of the form may fix what the last start was refused for
+    for (const type of ['input', 'change']) $('train-form').addEventListener(type, () => this.error.clear());
+    $('rescue-use').addEventListener('click', () => this.useRescued());
+    $('rescue-download').addEventListener('click', () => this.downloadRescued());
 
     const mine = (fn) => (e) => { if (e.owner === this.owner) fn(e); };
     this._off = [
@@ -69,6 +75,7 @@ export class TrainView {
       rt.on('train:progress', mine((p) => this._progress(p))),
       rt.on('train:epoch', mine((e) => this._epoch(e))),
       rt.on('train:paused', mine(() => this.progressText('Paused.'))),
+      rt.on('rescued', ({ rescued }) => this.showRescued(rescued)),
     ];
     if (rt.state.model) this.showFreezeLayers(rt.state.model.info.layers);
     if (rt.state.trainerReady) this._init();
@@ -107,6 +114,7 @@ export class TrainView {
       if (seq !== this._specSeq) return true;
       this.editor.showShapes(info.layers);
       this.specCheck(`Valid: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.inputShape.join('×')} → ${info.classes} classes.`, 'ok');
+      this.rt.clearStatus('spec'); // the error the status line showed is fixed
       return true;
     } catch (e) {
       if (seq !== this._specSeq) return false;
@@ -156,16 +164,25 @@ export class TrainView {
 
   async start() {
     const { rt } = this;
-    if (!rt.allows('train') || this._starting) return;
+    if (this._starting) return;
+    this.error.clear();
+    if (!rt.allows('train')) {
+      this.error.show(rt.refusal('train'));
+      return;
+    }
     let form;
     try {
       form = this.readForm();
     } catch (e) {
+      if (!e.field) throw e;
+      fieldError(e.field, e.message, () => rt.clearStatus('train-form'));
       rt.status(e.message, 'error', 'train-form');
+      e.field.focus();
       return;
     }
     let result = null;
     this._starting = true;
+    this._fresh = true;
     try {
       result = await rt.train.start({
         ...form,
@@ -178,27 +195,41 @@ export class TrainView {
           }
         },
       });
-    } catch {
-      this.progress(0, ''); // the controller has said why in the status line
+    } catch (e) {
+      // the controller has said so in the status line; here it goes next to the Train button
+      this.error.show(e.name === 'BusyError' ? e.message : `Training did not complete: ${e.message}`, { status: false });
+      if (!this._fresh) this.progress(0, '');
+      else this.progressText('');
     } finally {
       this._starting = false;
       this.updateControls();
     }
     if (!result) return;
+    if (result.diverged) {
+      this.error.show(rt.state.status.text, { status: false });
+      this.progressText('Diverged.');
+      return;
+    }
     if (result.stopped) this.progressText('Stopped.');
     else this.progress(1, 'Done.');
     await this.afterTraining(result);
   }
 
-  _runStarted({ epochs }) {
+  _runStarted() {
+    this.progressText('Starting…');
+  }
+
+  /** The run really trains: only now do the previous run's charts give way. */
+  _clearCharts(epochs) {
+    this._fresh = false;
     this.lossChart.clear(epochs);
     this.accChart.clear(epochs);
     this._ema = null;
     this.chartSummary('', '');
-    this.progress(0, 'Starting…');
   }
 
   _progress(p) {
+    if (this._fresh) this._clearCharts(p.epochs);
     this._stepsPerEpoch = p.stepsPerEpoch;
     const x = p.epoch - 1 + p.step / p.stepsPerEpoch;
     const ema = this._ema;
@@ -217,6 +248,7 @@ export class TrainView {
   }
 
   _epoch(e) {
+    if (this._fresh) this._clearCharts(this.rt.train.run?.epochs ?? e.epoch);
     const x = e.epoch - 1 + (e.complete ? 1 : (e.steps ?? 0) / this._stepsPerEpoch);
     this.lossChart.add(1, x, e.loss);
     this.accChart.add(1, x, e.accuracy);
@@ -233,7 +265,7 @@ export class TrainView {
    * Reads and checks the training form.
    * @returns {{dataset: string, from: string, freeze: string[], seed: number, fit: object}} freeze: layer names
    *   to keep fixed (fine-tuning only); fit: the options of Model.fit
-   * @throws {Error} naming the field whose value is out of range
+   * @throws {Error} naming the field whose value is out of range (e.field: the input)
    */
   readForm() {
     const { $ } = this;
@@ -241,8 +273,9 @@ export class TrainView {
       const raw = $(id).value.trim();
       const v = Number(raw);
       if (raw === '' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
-        $(id).focus();
-        throw new Error(`${what}: '${raw}' is not ${integer ? 'an integer' : 'a number'} in ${lo}..${hi}`);
+        const e = new Error(`${what}: '${raw}' is not ${integer ? 'an integer' : 'a number'} in ${lo}..${hi}`);
+        e.field = $(id);
+        throw e;
       }
       return v;
     };
@@ -325,6 +358,31 @@ export class TrainView {
   /** @returns {string[]} the layers ticked "freeze" */
   freezeNames() {
     return [...this.$('freeze-layers').querySelectorAll('input:checked')].map((b) => b.value);
+  }
+
+  // ---- the last good weights of a diverged run ----
+
+  /** @param {{label: string, info: object}|null} rescued */
+  showRescued(rescued) {
+    this.$('rescue').hidden = !rescued;
+    if (rescued) {
+      this.$('rescue-text').textContent = `Kept from the diverged run: ${rescued.info.paramCount.toLocaleString('en-US')} ` +
+        'parameters, the weights before the step that diverged.';
+    }
+  }
+
+  async useRescued() {
+    try {
+      await this.rt.models.useRescued(this.owner);
+      this.error.clear();
+    } catch (e) {
+      this.error.show(e.message);
+    }
+  }
+
+  downloadRescued() {
+    const r = this.rt.state.rescued;
+    if (r) download(r.bytes, 'digits-model-diverged-last-good.safetensors');
   }
 
   /** @param {number} fraction @param {string} text */
