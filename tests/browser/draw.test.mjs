@@ -57,6 +57,44 @@ test('ten real MNIST test digits drawn with the mouse: at least nine read right'
   await screenshot(page, 'draw');
 });
 
+test('the same digits drawn large, small and tiny read alike (the pen follows the digit\'s size)', async (t) => {
+  const { images, labels } = readMnistTest(100, 10);
+  const read = {};
+  for (const size of [0.9, 0.4, 0.2, 0.1]) {
+    read[size] = [];
+    for (let i = 0; i < images.length; i++) {
+      await page.keyboard.press('Escape');
+      await drawDigit(page, images[i], { size, cx: 0.3 + 0.4 * ((i * 7) % 10) / 10, cy: 0.35 + 0.3 * ((i * 3) % 10) / 10 });
+      read[size].push(Number(await settledPrediction(page)));
+    }
+  }
+  await page.keyboard.press('Escape');
+  const right = (size) => read[size].filter((d, i) => d === labels[i]).length;
+  t.diagnostic(`labels ${labels.join('')}; ` + Object.keys(read).map((s) => `at ${Math.round(100 * s)}% of the pad read ${read[s].join('')} (${right(s)}/10)`).join(', '));
+  for (const size of [0.4, 0.2, 0.1]) assert.ok(right(size) >= Math.min(9, right(0.9)) - 1, `${right(size)}/10 at ${size}, ${right(0.9)}/10 large`);
+  assert.ok(right(0.9) >= 9);
+});
+
+test('undo removes the last stroke; a tap leaves a dot', async () => {
+  await page.keyboard.press('Escape');
+  const [seven] = readMnistTest(0, 1).images;
+  const strokes = await drawDigit(page, seven);
+  assert.equal(await settledPrediction(page), '7');
+  const box = await page.locator(tid('draw-canvas')).boundingBox();
+  await page.mouse.click(box.x + box.width * 0.85, box.y + box.height * 0.85); // a tap
+  await settledPrediction(page);
+  const dot = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="draw-canvas"]');
+    const d = c.getContext('2d').getImageData(Math.round(c.width * 0.85) - 1, Math.round(c.height * 0.85) - 1, 3, 3).data;
+    return Math.max(...d.filter((_, i) => i % 4 === 0));
+  });
+  assert.ok(dot > 200, `the tap left a dot (${dot})`);
+  await page.click('[data-part="undo"]');
+  assert.equal(await settledPrediction(page), '7', 'the dot is gone');
+  for (let i = 0; i < strokes; i++) await page.keyboard.press('Control+z');
+  assert.equal(await settledPrediction(page), '', 'every stroke undone: nothing drawn');
+});
+
 test('the clear button and the c key empty the drawing and the prediction', async () => {
   const [digit] = readMnistTest(1, 1).images;
   await drawDigit(page, digit);

@@ -101,15 +101,17 @@ export function readMnistTest(first, count) {
 
 /**
  * Draws a 28x28 digit with the mouse: every row's runs of ink (intensity > 128) are traced, scaled so the 28x28 box
- * covers 90% of the drawing canvas. Runs that overlap the run above continue its stroke (a zig-zag down the
- * digit), so a digit takes a few strokes rather than one per run.
+ * covers `size` of the drawing canvas (90% by default), centred at (cx, cy) (fractions of the canvas). Runs that
+ * overlap the run above continue its stroke (a zig-zag down the digit), so a digit takes a few strokes rather than
+ * one per run.
+ * @param {{size?: number, cx?: number, cy?: number, canvas?: string}} [o] canvas: a selector (default the pad)
  * @returns {Promise<number>} strokes drawn
  */
-export async function drawDigit(page, pixels) {
-  await page.locator(tid('draw-canvas')).scrollIntoViewIfNeeded();
-  const box = await page.locator(tid('draw-canvas')).boundingBox();
-  const s = (0.9 * Math.min(box.width, box.height)) / 28;
-  const x0 = box.x + (box.width - 28 * s) / 2, y0 = box.y + (box.height - 28 * s) / 2;
+export async function drawDigit(page, pixels, { size = 0.9, cx = 0.5, cy = 0.5, canvas = tid('draw-canvas') } = {}) {
+  await page.locator(canvas).scrollIntoViewIfNeeded();
+  const box = await page.locator(canvas).boundingBox();
+  const s = (size * Math.min(box.width, box.height)) / 28;
+  const x0 = box.x + cx * box.width - 14 * s, y0 = box.y + cy * box.height - 14 * s;
   const X = (c) => x0 + (c + 0.5) * s, Y = (r) => y0 + (r + 0.5) * s;
   // runs per row: [first, last] columns
   const runs = [];

@@ -67,7 +67,13 @@ export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKey
   }
 
   const keys = (e) => {
-    if (!v.draw || !CLEAR_KEYS.has(e.key) || e.ctrlKey || e.metaKey || e.altKey || isTextEntry(e.target)) return;
+    if (!v.draw || isTextEntry(e.target)) return;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 'z' || e.key === 'Z')) {
+      e.preventDefault();
+      v.draw.undo();
+      return;
+    }
+    if (!CLEAR_KEYS.has(e.key) || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === 'Escape' && document.activeElement?.closest('select, details')) return;
     e.preventDefault();
     v.draw.clear();

@@ -30,6 +30,7 @@ export function drawCard(p) {
   <div class="pad-bar">
     <button type="button" ${a('clear-canvas')} data-testid="clear-canvas" aria-keyshortcuts="Escape Delete c" disabled>
       Clear <kbd>Esc</kbd></button>
+    <button type="button" ${a('undo')} aria-keyshortcuts="Control+Z" disabled>Undo</button>
     <p class="pad-hint" ${a('pad-hint')}>Draw large, in one box, like on paper.</p>
   </div>
   <div class="readout">

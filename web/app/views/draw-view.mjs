@@ -38,6 +38,7 @@ export class DrawView {
       },
     });
     $('clear-canvas').addEventListener('click', () => this.clear());
+    $('undo').addEventListener('click', () => this.undo());
     const labelSel = $('sample-label');
     for (let i = 0; i < 10; i++) labelSel.append(new Option(String(i), String(i)));
     $('sample-save').addEventListener('click', () => this.saveSample(Number(labelSel.value)));
@@ -76,6 +77,11 @@ export class DrawView {
     this.changed();
   }
 
+  /** Removes the last stroke. */
+  undo() {
+    this.pad.undo(); // calls changed() through onChange
+  }
+
   /** @returns {Promise<{digit: number|null, probs: Float32Array|null}>} the prediction of what is drawn now */
   drawn() {
     this.pad.markInk();
@@ -98,9 +104,9 @@ export class DrawView {
         const { drawable } = rt.state.predict;
         let probs = null, input = null, error = '';
         if (pad.hasInk && drawable) {
-          const { width, height } = pad.canvas;
+          const { gray, width, height } = pad.modelPixels();
           try {
-            const r = await rt.predict.drawing(pad.grayPixels(), width, height);
+            const r = await rt.predict.drawing(gray, width, height);
             if (r) ({ probs, input } = r);
           } catch (e) {
             error = e.message;
@@ -167,6 +173,7 @@ export class DrawView {
   updateControls() {
     const { ready } = this.rt.state;
     setEnabled(this.$('clear-canvas'), ready);
+    setEnabled(this.$('undo'), ready && this.pad.strokes.length > 0);
     setEnabled(this.$('sample-save'), ready && !!this.lastInput && this.rt.state.predict.drawable);
   }
 
