@@ -1,28 +1,44 @@
 /**
- * worker-predict.mjs - the prediction worker: holds a snapshot of the current model and answers drawing
- * predictions (MNIST preprocessing + forward pass) in a few milliseconds, also while another worker trains.
- * The page replaces the snapshot with 'setModel' (at start, every few seconds of training, at its end).
+ * worker-predict.mjs - the prediction worker: holds snapshots of models and answers drawing predictions (MNIST
+ * preprocessing + forward pass) in a few milliseconds, also while another worker trains. Each model sits in a
+ * slot: 'current' is the page's current model (replaced at start, every few seconds of training, at its end);
+ * a widget with a model of its own uses a slot named after its URL.
  *
- * Requests (see shared/worker-rpc.mjs):
+ * Requests (see shared/worker-rpc.mjs); slot defaults to 'current':
  *   init {variant}                       -> {build, kernels}            load the core ('auto', 'simd', 'scalar')
- *   setModel {bytes}                     -> model info                 replace the model (.safetensors bytes)
- *   predictDrawing {gray, width, height} -> {input, probs} | {empty}   gray: (height, width) uint8, white ink
- *   predictInputs {x}                    -> {probs}                     x: (n, H, W, C) float in [0, 1]
- *   memory                               -> {heap, need}                wasm heap bytes, and about what the model needs
+ *   setModel {bytes, slot}               -> model info                 replace a slot's model (.safetensors bytes)
+ *   predictDrawing {gray, width, height, slot, layers}
+ *                                        -> {input, probs, layers?} | {empty}   gray: (height, width) uint8,
+ *                                           white ink; layers: also each conv, pool and hidden dense layer's
+ *                                           output for this drawing [{index, name, kind, shape, values}]
+ *   predictInputs {x, slot}              -> {probs}                     x: (n, H, W, C) float in [0, 1]
+ *   filters {slot}                       -> {name, count, size, channels, weights} | {none}  the first conv
+ *                                           layer's weights (count, size, size, channels)
+ *   saliency {input, slot}               -> {gradients} | {none}       d(class score)/d(input) for each class,
+ *                                           (classes, H, W, C); none when this build has no input gradient
+ *   memory                               -> {heap, need}                wasm heap bytes, and about what the models need
  */
 import { loadCnn } from './cnn.mjs';
 import { serve, Transfer } from './shared/worker-rpc.mjs';
 import { modelInfo } from './shared/model-info.mjs';
 import { heapNeed } from './shared/memory.mjs';
 
-const EMPTY_DRAWING = 5; // CnnError status of preprocessDigit for a drawing without ink
+const EMPTY_DRAWING = 5;       // CnnError status of preprocessDigit for a drawing without ink
+const INSIGHT_KINDS = new Set(['conv2d', 'maxpool', 'avgpool', 'dense']);
 
 let cnnPromise = null;
-let model = null;
+/** @type {Map<string, import('./cnn.mjs').Model>} */
+const models = new Map();
 
 async function core() {
   if (!cnnPromise) throw new Error('predict worker: not initialised');
   return cnnPromise;
+}
+
+function slotModel(slot = 'current') {
+  const model = models.get(slot);
+  if (!model) throw new Error(`predict: no model loaded yet${slot === 'current' ? '' : ` for ${slot}`}`);
+  return model;
 }
 
 serve({
@@ -32,17 +48,17 @@ serve({
     return { build: cnn.build, kernels: cnn.kernels };
   },
 
-  async setModel({ bytes }) {
+  async setModel({ bytes, slot = 'current' }) {
     const cnn = await core();
     const next = cnn.loadModel(bytes, { maxBatch: 32 });
-    model?.free();
-    model = next;
-    return modelInfo(model);
+    models.get(slot)?.free();
+    models.set(slot, next);
+    return modelInfo(next);
   },
 
-  async predictDrawing({ gray, width, height }) {
+  async predictDrawing({ gray, width, height, slot, layers = false }) {
     const cnn = await core();
-    if (!model) throw new Error('predict: no model loaded yet');
+    const model = slotModel(slot);
     const [h, w, c] = model.inputShape;
     if (h !== 28 || w !== 28 || c !== 1) {
       throw new Error(`predict: this model takes ${h}x${w}x${c} images; drawings are 28x28x1`);
@@ -55,18 +71,63 @@ serve({
       throw e;
     }
     const probs = model.predict(input);
-    return new Transfer({ input, probs }, [input.buffer, probs.buffer]);
+    if (!layers) return new Transfer({ input, probs }, [input.buffer, probs.buffer]);
+    const outputs = layerOutputs(model);
+    return new Transfer({ input, probs, layers: outputs }, [input.buffer, probs.buffer, ...outputs.map((l) => l.values.buffer)]);
+  },
+
+  async predictInputs({ x, slot }) {
+    await core();
+    const model = slotModel(slot);
+    const probs = model.predict(x);
+    return new Transfer({ probs, classes: model.classes }, [probs.buffer]);
+  },
+
+  async filters({ slot }) {
+    await core();
+    const model = slotModel(slot);
+    const layers = model.layers;
+    const first = layers.findIndex((l) => l.params > 0);
+    if (first < 0 || layers[first].kind !== 'conv2d') return { none: true };
+    const l = layers[first];
+    const count = l.outputShape[2];
+    const channels = first === 0 ? model.inputShape[2] : layers[first - 1].outputShape[2];
+    const size = Math.round(Math.sqrt((l.params - count) / (count * channels)));
+    // cnn_model_params: layer by layer, weight then bias; conv weights (OC, KH, KW, IC). conv1 comes first.
+    const weights = model.params().slice(0, count * size * size * channels);
+    return new Transfer({ name: l.name, count, size, channels, weights }, [weights.buffer]);
+  },
+
+  async saliency({ input, slot }) {
+    await core();
+    const model = slotModel(slot);
+    if (typeof model.inputGradient !== 'function') return { none: true };
+    const size = input.length, k = model.classes;
+    const gradients = new Float32Array(k * size);
+    for (let c = 0; c < k; c++) gradients.set(model.inputGradient(input, c), c * size);
+    return new Transfer({ gradients, classes: k }, [gradients.buffer]);
   },
 
   async memory() {
     const cnn = await core();
-    return { heap: cnn.memoryBytes, need: heapNeed(model ? [modelInfo(model)] : [], model ? [model.maxBatch] : []) };
-  },
-
-  async predictInputs({ x }) {
-    await core();
-    if (!model) throw new Error('predict: no model loaded yet');
-    const probs = model.predict(x);
-    return new Transfer({ probs, classes: model.classes }, [probs.buffer]);
+    const held = [...models.values()];
+    return { heap: cnn.memoryBytes, need: heapNeed(held.map(modelInfo), held.map((m) => m.maxBatch)) };
   },
 });
+
+/** The outputs of the layers worth showing, for the image of the last predict() call. */
+function layerOutputs(model) {
+  const layers = model.layers;
+  const out = [];
+  layers.forEach((l, index) => {
+    if (!INSIGHT_KINDS.has(l.kind) || index === lastDense(layers)) return;
+    out.push({ index, name: l.name, kind: l.kind, shape: l.outputShape, values: model.layerOutput(index) });
+  });
+  return out;
+}
+
+/** The output layer (its softmax is the probabilities, shown as such). */
+function lastDense(layers) {
+  for (let i = layers.length - 1; i >= 0; i--) if (layers[i].kind === 'dense') return i;
+  return -1;
+}

@@ -28,7 +28,7 @@
  *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
  *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
  *   cancelEvaluation                  -> {cancelling}          stops the evaluation after its current chunk
- *   images {dataset, split, indices}  -> {pixels, height, width, channels}
+ *   images {dataset, split, indices}  -> {pixels, labels, height, width, channels}
  */
 import { loadCnn } from './cnn.mjs';
 import { gunzipIfNeeded } from './data.mjs';
@@ -222,7 +222,9 @@ const rpc = serve({
     const size = data.height * data.width * data.channels;
     const pixels = new Uint8Array(indices.length * size);
     indices.forEach((idx, i) => pixels.set(data.images(idx, 1), i * size));
-    return new Transfer({ pixels, height: data.height, width: data.width, channels: data.channels }, [pixels.buffer]);
+    const all = data.labels();
+    const labels = Uint8Array.from(indices, (idx) => all[idx]);
+    return new Transfer({ pixels, labels, height: data.height, width: data.width, channels: data.channels }, [pixels.buffer, labels.buffer]);
   },
 }, {
   refuse(type) {

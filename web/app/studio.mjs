@@ -1,11 +1,11 @@
 /**
- * studio.mjs - createStudio(root, options): the studio's cards (draw, model, data, train, evaluate) inside
+ * studio.mjs - createStudio(root, options): the studio's cards (draw, model, insight, data, train, evaluate) inside
  * root, each a view wired to the page's runtime. Several studios (or other widgets) can share a page: views
  * only look inside their own root, ids carry a per-studio prefix, and all of them share one runtime (workers,
  * data sets, storage). Nothing is created until createStudio is called.
  */
 import { sharedRuntime } from './runtime.mjs';
-import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard } from './templates.mjs';
+import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard, insightCard } from './templates.mjs';
 import { isTextEntry, onDrop } from './views/dom.mjs';
 import { StatusView } from './views/status-view.mjs';
 import { DrawView } from './views/draw-view.mjs';
@@ -13,11 +13,12 @@ import { ModelView } from './views/model-view.mjs';
 import { DataView } from './views/data-view.mjs';
 import { TrainView } from './views/train-view.mjs';
 import { EvaluateView } from './views/evaluate-view.mjs';
+import { InsightView } from './views/insight-view.mjs';
 
-/** The studio's panels, in the order of the layout: the first two in the left column, the rest on the right. */
-export const PANELS = ['draw', 'model', 'data', 'train', 'evaluate'];
+/** The studio's panels, in the order of the layout: draw and model in the left column, the rest on the right. */
+export const PANELS = ['draw', 'model', 'insight', 'data', 'train', 'evaluate'];
 const LEFT = new Set(['draw', 'model']);
-const CARDS = { draw: drawCard, model: modelCard, data: dataCard, train: trainCard, evaluate: evaluateCard };
+const CARDS = { draw: drawCard, model: modelCard, data: dataCard, train: trainCard, evaluate: evaluateCard, insight: insightCard };
 
 /** Keys that clear the drawing when no text field has the focus. */
 const CLEAR_KEYS = new Set(['Escape', 'Delete', 'Backspace', 'c', 'C']);
@@ -53,6 +54,7 @@ export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKey
   const v = studio.views;
   v.status = new StatusView(root.querySelector('.studio-head'), rt);
   if (shown.includes('draw')) v.draw = new DrawView(card('draw'), rt, { owner });
+  if (shown.includes('insight') && v.draw) v.insight = new InsightView(card('insight'), rt, v.draw, { owner });
   if (shown.includes('model')) v.model = new ModelView(card('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
   if (shown.includes('data')) v.data = new DataView(card('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
   const dataset = () => v.data?.value ?? 'mnist';

@@ -18,25 +18,33 @@ export function studioHead(p) {
 </div>`;
 }
 
-/** Draw a digit: the pad, the prediction, saving the drawing with its label. @param {string} p the id prefix */
-export function drawCard(p) {
+/**
+ * Draw a digit: the pad, the prediction, other ways in (an image, an MNIST test digit), saving the drawing with
+ * its label. @param {string} p the id prefix @param {{save?: boolean, title?: string}} [o] save: the saving bar
+ */
+export function drawCard(p, { save = true, title = 'Draw a digit' } = {}) {
   const a = attrs(p);
   return `<section class="card draw" aria-labelledby="${p}draw-title">
-  <h2 ${a('draw-title')}>Draw a digit</h2>
+  <h2 ${a('draw-title')}>${title}</h2>
   <div class="pad">
-    <canvas ${a('draw-canvas')} data-testid="draw-canvas" width="400" height="400" role="img"
-      aria-label="Drawing surface: draw one digit with the mouse, a finger or a pen"></canvas>
+    <canvas ${a('draw-canvas')} data-testid="draw-canvas" width="400" height="400" role="img" tabindex="0"
+      aria-label="Drawing surface: draw one digit with the mouse, a finger or a pen" aria-describedby="${p}pad-hint"></canvas>
+    <p class="first-hint" ${a('first-hint')} hidden>Draw a digit here, 0 to 9, any size.</p>
   </div>
   <div class="pad-bar">
     <button type="button" ${a('clear-canvas')} data-testid="clear-canvas" aria-keyshortcuts="Escape Delete c" disabled>
       Clear <kbd>Esc</kbd></button>
     <button type="button" ${a('undo')} aria-keyshortcuts="Control+Z" disabled>Undo</button>
-    <p class="pad-hint" ${a('pad-hint')}>Draw large, in one box, like on paper.</p>
+    <label class="button file" ${a('image-file-label')}>Image…
+      <input type="file" ${a('image-file')} accept="image/*" aria-label="Use a picture of a digit" disabled></label>
+    <button type="button" ${a('test-digit')} disabled>MNIST digit</button>
   </div>
+  <p class="pad-hint" ${a('pad-hint')}>One digit, any size. Or use a picture of one, or a digit from the MNIST test set.</p>
   <div class="readout">
     <div class="prediction">
       <span class="caption" ${a('prediction-label')}>Prediction</span>
-      <output ${a('prediction')} data-testid="prediction" aria-labelledby="${p}prediction-label" aria-live="polite"></output>
+      <output ${a('prediction')} data-testid="prediction" aria-labelledby="${p}prediction-label"></output>
+      <span class="sure" ${a('confidence')}></span>
     </div>
     <figure class="model-input">
       <canvas ${a('model-input')} width="28" height="28" role="img" aria-label="The 28 by 28 image the model sees"></canvas>
@@ -44,8 +52,10 @@ export function drawCard(p) {
     </figure>
     <ol class="bars" ${a('probabilities')} data-testid="probabilities" aria-label="Probability of each class"></ol>
   </div>
+  <p class="visually-hidden" ${a('announce')} aria-live="polite"></p>
   <p class="note" ${a('prediction-note')}></p>
-  <div class="sample-bar">
+  <p class="next-hint" ${a('next-hint')} hidden></p>
+  <div class="sample-bar"${save ? '' : ' hidden'}>
     <label for="${p}sample-label">Save this drawing as</label>
     <select ${a('sample-label')}></select>
     <button type="button" ${a('sample-save')} disabled>Save</button>
@@ -283,5 +293,38 @@ export function evaluateCard(p) {
   </div>
   <h3 ${a('gallery-title')} hidden></h3>
   <ul class="gallery" ${a('gallery')}></ul>
+</section>`;
+}
+
+/**
+ * What the network sees: the input, saliency, output probabilities, first-layer filters, and the output of
+ * every convolution, pooling and hidden dense layer for the current drawing. @param {string} p the id prefix
+ */
+export function insightCard(p) {
+  const a = attrs(p);
+  return `<section class="card insight" aria-labelledby="${p}insight-title">
+  <h2 ${a('insight-title')}>What the network sees</h2>
+  <p class="note" ${a('insight-note')}>Draw a digit: the output of every layer follows your pen.</p>
+  <div class="insight-top">
+    <figure class="big-input">
+      <canvas ${a('insight-input')} width="28" height="28" role="img" aria-label="The 28 by 28 input the network reads"></canvas>
+      <figcaption>the 28×28 input</figcaption>
+    </figure>
+    <figure class="saliency">
+      <canvas ${a('saliency')} width="28" height="28" role="img" aria-label="Saliency map"></canvas>
+      <figcaption><label for="${p}saliency-class">pixels that push towards</label>
+        <select ${a('saliency-class')}><option value="">the prediction</option></select>
+        <span class="note" ${a('saliency-note')}></span></figcaption>
+    </figure>
+    <figure class="outputs">
+      <ol class="bars" ${a('insight-probs')} aria-label="Output probabilities"></ol>
+      <figcaption>output: a probability per digit</figcaption>
+    </figure>
+  </div>
+  <figure class="filters" ${a('filters-box')} hidden>
+    <figcaption ${a('filters-title')}></figcaption>
+    <div class="maps" ${a('filters')}></div>
+  </figure>
+  <div class="layers-out" ${a('insight-layers')}></div>
 </section>`;
 }

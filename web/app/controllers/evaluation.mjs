@@ -87,10 +87,11 @@ export class EvaluationController {
 
   /**
    * @param {string} dataset @param {number[]} indices test images
-   * @returns {Promise<{pixels: Uint8Array, height: number, width: number, channels: number}>} (n, H, W, C)
+   * @returns {Promise<{pixels: Uint8Array, labels: Uint8Array, height: number, width: number, channels: number}>}
+   *   pixels (n, H, W, C), labels (n)
    */
   async images(dataset, indices, split = 'test') {
-    if (!indices.length) return { pixels: new Uint8Array(0), height: 1, width: 1, channels: 1 };
+    if (!indices.length) return { pixels: new Uint8Array(0), labels: new Uint8Array(0), height: 1, width: 1, channels: 1 };
     return this.rt.workers.trainer.call('images', { dataset, split, indices });
   }
 }
