@@ -32,3 +32,32 @@ export function parseSafetensors(bytes) {
   }
   return { headerLength: n, header, metadata: header.__metadata__ ?? {}, tensors };
 }
+
+/**
+ * Writes a safetensors buffer independently of the core (for crafted files).
+ * @param {Record<string, {shape: number[], data?: Float32Array, dtype?: string}>} tensors
+ * @param {Record<string, string>} [metadata]
+ * @returns {Uint8Array}
+ */
+export function makeSafetensors(tensors, metadata) {
+  const header = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  const parts = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    const data = t.data ?? new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    header[name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [off, off + bytes.length] };
+    off += bytes.length;
+    parts.push(bytes);
+  }
+  let json = JSON.stringify(header);
+  while ((json.length + 8) % 8) json += ' ';
+  const hdr = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hdr.length + off);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hdr.length), true);
+  out.set(hdr, 8);
+  let p = 8 + hdr.length;
+  for (const b of parts) { out.set(b, p); p += b.length; }
+  return out;
+}
