@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CnnError, loadCnn } from '../web/cnn.mjs';
+import { CnnError } from '../web/cnn.mjs';
 import { MAX_FILE_BYTES } from '../web/data.mjs';
 import { MAX_SIDE } from '../tools/lib/image.mjs';
-import { setup, inputs } from './helpers.mjs';
+import { setup, inputs, loadTestCnn } from './helpers.mjs';
 
 function rejects(fn, pattern, status = 1) {
   assert.throws(fn, (e) => {
@@ -58,7 +58,7 @@ test('a model or data set cannot be freed while fit() uses it; both work afterwa
 
 test('objects of another module instance are refused', async () => {
   const { cnn, test: t10k } = await setup();
-  const other = await loadCnn();
+  const other = await loadTestCnn();
   const foreign = other.createModel('mlp');
   rejects(() => foreign.evaluate(t10k), /the data set belongs to another module instance/);
   await assert.rejects(foreign.fit(t10k, { limit: 10 }), /belongs to another module instance/);
@@ -130,7 +130,7 @@ test('a ragged or negative confusion matrix is refused and the module stays heal
 
 test('a full heap gives "out of memory" errors, never writes at address 0', async () => {
   const { test: t10k } = await setup();
-  const cnn = await loadCnn(); // an instance of its own: its heap is filled on purpose
+  const cnn = await loadTestCnn(); // an instance of its own: its heap is filled on purpose
   const m = cnn._m, blocks = [];
   for (let size = 256 << 20; size >= 64; ) {
     const p = m._malloc(size);

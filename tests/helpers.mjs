@@ -4,10 +4,19 @@ import { loadIdxPair } from '../tools/lib/mnist.mjs';
 
 let cached = null;
 
+/**
+ * Loads the module the tests run on: the release build, or the debug build (assertions, SAFE_HEAP) when the
+ * environment says CNN_TEST_BUILD=debug (tests/debug-build.test.mjs runs the API tests so).
+ * @param {object} [options] loadCnn options
+ */
+export function loadTestCnn(options = {}) {
+  return loadCnn(process.env.CNN_TEST_BUILD === 'debug' ? { ...options, debug: true } : options);
+}
+
 /** @returns {Promise<{cnn: import('../web/cnn.mjs').Cnn, train: object, test: object}>} */
 export async function setup(variant = 'auto') {
   if (!cached) {
-    const cnn = await loadCnn({ variant });
+    const cnn = await loadTestCnn({ variant });
     cached = { cnn, train: await loadIdxPair(cnn, 'train'), test: await loadIdxPair(cnn, 'test') };
   }
   return cached;

@@ -64,12 +64,15 @@ const isNode = typeof process === 'object' && !!process.versions?.node && typeof
  * @param {object} [options]
  * @param {'auto'|'simd'|'scalar'} [options.variant='auto'] which build to load; 'auto' picks SIMD when supported
  * @param {string|URL} [options.baseUrl] where the build/ files are (default: ./build/ next to this file)
+ * @param {boolean} [options.debug=false] Node only: the SIMD build with assertions and SAFE_HEAP, which stops at
+ *   the first out-of-bounds or misaligned heap access (build/debug/ of the repository; slow, for tests)
  * @returns {Promise<Cnn>}
  */
-export async function loadCnn({ variant = 'auto', baseUrl } = {}) {
+export async function loadCnn({ variant = 'auto', baseUrl, debug = false } = {}) {
   if (!['auto', 'simd', 'scalar'].includes(variant)) {
     throw new CnnError(`loadCnn: variant '${variant}' (expected auto, simd or scalar)`, 1);
   }
+  if (debug) return loadDebugBuild();
   const simd = variant === 'simd' || (variant === 'auto' && simdSupported());
   if (variant === 'simd' && !simdSupported()) {
     throw new CnnError('loadCnn: this engine does not support WebAssembly SIMD', 1);
@@ -89,6 +92,17 @@ export async function loadCnn({ variant = 'auto', baseUrl } = {}) {
   }
   const m = await factory(moduleOptions);
   return new Cnn(m, simd ? 'simd' : 'scalar');
+}
+
+/** The debug build for Node: a CommonJS module (its glue rejects Node as an ES module when assertions are on). */
+async function loadDebugBuild() {
+  if (!isNode) throw new CnnError('loadCnn: the debug build runs in Node only', 1);
+  const { createRequire } = await import('node:module');
+  const { readFile } = await import('node:fs/promises');
+  const dir = new URL('../build/debug/', import.meta.url);
+  const factory = createRequire(dir)('./cnn-simd.cjs');
+  const m = await factory({ wasmBinary: await readFile(new URL('cnn-simd.wasm', dir)) });
+  return new Cnn(m, 'simd');
 }
 
 /** Lets queued messages and timers run (used between training steps so a worker can be told to stop). */
