@@ -55,6 +55,19 @@ CNN_API void *cnn_alloc(size_t bytes);
 CNN_API void cnn_free(void *p);
 
 /* ==================================================================================================== */
+/* Limits                                                                                               */
+/* ==================================================================================================== */
+
+/* The limits the core enforces on untrusted input, by name: "side", "channels", "classes", "images", "batch",
+ * "layers", "params", "spec_chars", "drawing_side", "header_bytes" (safetensors JSON header), "file_bytes" (the
+ * largest file a binding should read whole: IDX after decompression, weights, images). Bindings check sizes
+ * against these before copying anything in, so that every reader refuses the same inputs.
+ * @return the limit, or -1 for an unknown name. */
+CNN_API int cnn_limit(const char *name);
+/* The name of limit i (0-based), or NULL past the last one. */
+CNN_API const char *cnn_limit_name(int i);
+
+/* ==================================================================================================== */
 /* Kernels                                                                                              */
 /* ==================================================================================================== */
 

@@ -270,7 +270,8 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
     const char *preset = cnn_preset_spec(spec_or_preset);
     const char *text = preset ? preset : spec_or_preset;
     size_t tlen = strlen(text);
-    if (tlen > 65536) return cnn_fail(CNN_E_FORMAT, "spec: %zu characters (expected at most 65536)", tlen);
+    if (tlen > CNN_MAX_SPEC_CHARS)
+        return cnn_fail(CNN_E_FORMAT, "spec: %zu characters (expected at most %d)", tlen, CNN_MAX_SPEC_CHARS);
     char *copy = malloc(tlen + 1);
     if (!copy) return cnn_fail(CNN_E_NOMEM, "spec: out of memory");
     /* Lower-case; comments run to the end of the line; ';' and newlines both end a statement. */

@@ -96,14 +96,15 @@ test('user errors are one line on stderr with a non-zero exit code', () => {
   assertUserError(run('eval.mjs', ['--weights', path.join(tmp, 'missing.safetensors')]), /cannot read .*no such file/);
   const junk = path.join(tmp, 'junk.safetensors');
   writeFileSync(junk, 'this is not a weight file');
-  assertUserError(run('eval.mjs', ['--weights', junk]), /^eval: safetensors: /);
-  assertUserError(run('predict.mjs', ['--weights', junk, junk]), /^predict: safetensors: /);
+  assertUserError(run('eval.mjs', ['--weights', junk]), /^eval: .*junk.safetensors: not a .safetensors file/);
+  assertUserError(run('predict.mjs', ['--weights', junk, junk]), /^predict: .*junk.safetensors: not a .safetensors file/);
   const notImage = path.join(tmp, 'not-an-image.png');
   writeFileSync(notImage, 'hello');
-  assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), notImage]), /^predict: /);
+  assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), notImage]),
+    /^predict: .*not-an-image.png: unknown image format/);
   const blank = path.join(tmp, 'blank.png');
   writeFileSync(blank, encodePng(new Uint8Array(50 * 50).fill(255), 50, 50));
-  assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), blank]), /empty/);
+  assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), blank]), /blank.png: .*empty/);
 });
 
 test('a data directory with a truncated or wrong-magic IDX file is refused clearly', () => {

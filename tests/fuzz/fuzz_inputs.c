@@ -2,8 +2,8 @@
  * an IDX images file (with a fixed valid labels file), an architecture spec, or a whole weight file loaded as a
  * model. Any input must be accepted or refused with a status and a message, never crash or leak.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Ic_src tests/fuzz/fuzz_inputs.c $(ls c_src/*.c) -lm \
- *       -o /tmp/fuzz_inputs && /tmp/fuzz_inputs -max_total_time=60 */
+ * Built by `bash build.sh --test-deps` into build/fuzz/ and run briefly by tests/fuzz.test.mjs; for a longer run:
+ *   build/fuzz/fuzz_inputs -max_total_time=600 CORPUS_DIR */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
