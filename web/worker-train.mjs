@@ -22,8 +22,8 @@
  *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
  *                                        events 'progress', 'epoch', 'paused', 'snapshot'
- *                                     -> {diverged: {message}, bytes, info} when a step diverged: the last
- *                                        good weights; the current model stays as it was
+ *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
+ *                                        diverged: the last good weights; the current model stays as it was
  *   pause, resume, stop               -> training control
  *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
  *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
@@ -320,7 +320,8 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
       // The core undid the step that diverged: the model holds the last good weights. They are returned, not
       // made current; the page offers them.
       const bytes = model.save();
-      return new Transfer({ diverged: { message: e.message }, bytes, info: modelInfo(model) }, [bytes.buffer]);
+      const diverged = { message: e.message, stepsDone: e.stepsDone ?? 0, history: e.history ?? { epochs: [] } };
+      return new Transfer({ diverged, bytes, info: modelInfo(model) }, [bytes.buffer]);
     }
     if (steps === 0) throw new Error('training stopped before its first step; the model is unchanged');
     current?.free();

@@ -118,9 +118,13 @@ export class TrainController {
    */
   async _diverged(result, owner) {
     const { rt } = this;
-    rt.state.rescued = { bytes: result.bytes, info: result.info, label: result.label };
-    const message = `Training diverged: ${result.diverged.message}. The weights before that step are kept: use or ` +
-      'download them below; the current model is unchanged.';
+    const { stepsDone } = result.diverged;
+    // weights after no step are the starting ones: nothing to keep
+    rt.state.rescued = stepsDone > 0 ? { bytes: result.bytes, info: result.info, label: result.label } : null;
+    const message = `Training diverged: ${result.diverged.message}. ` + (stepsDone > 0
+      ? `The weights after the ${stepsDone.toLocaleString('en-US')} good step${stepsDone === 1 ? '' : 's'} before it are kept: ` +
+        'use or download them below; the current model is unchanged.'
+      : 'It happened at the first step, so nothing was learned; the current model is unchanged.');
     rt.status(message, 'error', 'train');
     await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
     rt.emit('rescued', { rescued: rt.state.rescued });
