@@ -21,7 +21,7 @@
  *                                        on them the new set waits (deferred: true) until the run ends
  *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
- *                                        events 'progress', 'epoch', 'paused', 'snapshot'
+ *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
  *                                        diverged: the last good weights; the current model stays as it was
  *   pause, resume, stop               -> training control
@@ -38,8 +38,10 @@ import { MNIST_BASE, SPLITS, classifyIdxFiles, fetchAll } from './shared/data-lo
 import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 import { heapNeed } from './shared/memory.mjs';
 import { describeRefusedModel } from './shared/model-file.mjs';
+import { histogram, weightRanges } from './shared/histogram.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
+const HISTOGRAM_MS = 1000;  // how often the page gets weight histograms during training
 const EVAL_CHUNK_MS = 100;  // work per evaluation call: progress and 'cancelEvaluation' are seen in between
 const EVAL_CHUNK_MAX = 2000;
 const DIVERGED = 4;         // CnnError status: a step made the loss or the weights non-finite (the step was undone)
@@ -286,7 +288,9 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
     let steps = 0;
     const start = performance.now();
-    let lastSnapshot = start;
+    let lastSnapshot = start, lastHistograms = -Infinity;
+    const ranges = weightRanges(model.layers);
+    let previous = null; // the weights at the last histograms
     let history;
     const fitting = model.fit(data, {
       ...fitOptions,
@@ -301,6 +305,10 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
         if (t - lastSnapshot > SNAPSHOT_MS) {
           lastSnapshot = t;
           snapshot(model, p);
+        }
+        if (t - lastHistograms > HISTOGRAM_MS) {
+          lastHistograms = t;
+          previous = histograms(model, ranges, previous, p);
         }
         if (training.paused) {
           // Say so only now: every progress message of this run was sent before this one.
@@ -432,6 +440,27 @@ function checkFits(model, data, from) {
     throw new Error(`the data set has ${data.classes} classes (labels 0..${data.classes - 1}) but the model outputs ` +
       `${model.classes} (its last dense layer should have ${data.classes} units).${hint}`);
   }
+}
+
+/**
+ * Sends per-layer histograms of the weights, and of how they changed since the last ones (or of the gradients
+ * where the core exposes them: Model.gradient). @returns {Float32Array} the weights, for the next call
+ */
+function histograms(model, ranges, previous, p) {
+  const params = model.params();
+  const layers = ranges.map(({ name, start, count }) => {
+    const w = params.subarray(start, start + count);
+    let change = null;
+    if (typeof model.gradient === 'function') change = { kind: 'gradients', ...histogram(model.gradient(`${name}.weight`)) };
+    else if (previous) {
+      const d = new Float32Array(count);
+      for (let i = 0; i < count; i++) d[i] = w[i] - previous[start + i];
+      change = { kind: 'updates', ...histogram(d) };
+    }
+    return { name, weights: histogram(w), change };
+  });
+  rpc.emit('histograms', { epoch: p.epoch, step: p.step, layers });
+  return params;
 }
 
 function snapshot(model, p) {

@@ -143,3 +143,27 @@ function niceRange(lo, hi, fixLo, fixHi) {
   const step = niceStep((hi - lo) / 4);
   return [fixLo ? lo : Math.floor(lo / step) * step, fixHi ? hi : Math.ceil(hi / step) * step];
 }
+
+/**
+ * Draws a histogram as bars filling the canvas (sized by CSS; sharp on high-DPI screens).
+ * @param {HTMLCanvasElement} canvas @param {{lo: number, hi: number, counts: number[]}} h
+ * @param {string} [color='--series-2'] a CSS custom property or colour
+ */
+export function drawHistogram(canvas, { counts }, color = '--series-2') {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 160, hgt = canvas.clientHeight || 40;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(hgt * dpr);
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, hgt);
+  const style = getComputedStyle(canvas);
+  ctx.fillStyle = color.startsWith('--') ? style.getPropertyValue(color).trim() || '#888' : color;
+  const top = Math.max(1, ...counts);
+  const bw = w / counts.length;
+  counts.forEach((n, i) => {
+    const bh = n ? Math.max(1, (n / top) * (hgt - 2)) : 0;
+    ctx.fillRect(i * bw + 0.5, hgt - bh, Math.max(1, bw - 1), bh);
+  });
+  canvas.dataset.total = String(counts.reduce((a, b) => a + b, 0));
+}

@@ -14,16 +14,20 @@
  */
 import { sharedRuntime } from './runtime.mjs';
 import { createStudio } from './studio.mjs';
+import { applyTheme } from './theme.mjs';
 
 const requested = new URLSearchParams(location.search).get('build');
 const runtime = sharedRuntime({ variant: ['simd', 'scalar'].includes(requested) ? requested : 'auto', storage: 'studio' });
 const studio = createStudio(document.querySelector('[data-studio]'), {
   runtime, idPrefix: '', pageKeys: true, dropTarget: document,
 });
-studio.ready.then(() => { document.body.dataset.ready = 'true'; }, () => {});
+applyTheme(document.documentElement);
+// the page can predict: the hook tests and embedders wait for (DESIGN.md section 5)
+runtime.start().then(() => { document.body.dataset.ready = 'true'; }, () => {});
 
 window.cnnTest = {
   drawn: () => studio.views.draw.drawn(),
   predictInputs: (x) => runtime.predict.inputs(x),
   runtime,
+  studio,
 };

@@ -1,11 +1,16 @@
 /**
- * studio.mjs - createStudio(root, options): the studio's cards (draw, model, insight, data, train, evaluate) inside
- * root, each a view wired to the page's runtime. Several studios (or other widgets) can share a page: views
- * only look inside their own root, ids carry a per-studio prefix, and all of them share one runtime (workers,
- * data sets, storage). Nothing is created until createStudio is called.
+ * studio.mjs - createStudio(root, options): the studio's cards (draw, model, insight, data, train, evaluate)
+ * inside root, each a view wired to the page's runtime. Several studios (and the custom elements and the
+ * iframe embed, which are studios with some cards) can share a page: views only look inside their own root,
+ * ids carry a per-studio prefix, and all of them share one runtime (workers, data sets, storage). Nothing is
+ * created until createStudio is called.
+ *
+ * DOM events (on root, or through options.dispatch): 'ready', 'prediction', 'progress', 'epoch', 'done',
+ * 'error'; payloads in docs/embed.md.
  */
 import { sharedRuntime } from './runtime.mjs';
 import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard, insightCard } from './templates.mjs';
+import { applyTheme } from './theme.mjs';
 import { isTextEntry, onDrop } from './views/dom.mjs';
 import { StatusView } from './views/status-view.mjs';
 import { DrawView } from './views/draw-view.mjs';
@@ -20,6 +25,22 @@ export const PANELS = ['draw', 'model', 'insight', 'data', 'train', 'evaluate'];
 const LEFT = new Set(['draw', 'model']);
 const CARDS = { draw: drawCard, model: modelCard, data: dataCard, train: trainCard, evaluate: evaluateCard, insight: insightCard };
 
+/**
+ * The named views a widget or the iframe can show (attribute / URL option `panel`), as createStudio options.
+ * draw: a pad; train: a trainer with its test accuracy; finetune: a pad that saves drawings and a trainer that
+ * fine-tunes the current model on them (with some MNIST); explore: a pad and what the network sees; all: everything.
+ */
+export const PANEL_SETS = {
+  draw: { panels: ['draw'], save: false },
+  train: { panels: ['train', 'evaluate'] },
+  finetune: {
+    panels: ['draw', 'train'], save: true, dataset: 'mnist+drawings',
+    train: { from: 'current', epochs: 1, limit: 2000, lr: 0.0003, validationSplit: 0 },
+  },
+  explore: { panels: ['draw', 'insight'], save: false },
+  all: { panels: PANELS },
+};
+
 /** Keys that clear the drawing when no text field has the focus. */
 const CLEAR_KEYS = new Set(['Escape', 'Delete', 'Backspace', 'c', 'C']);
 
@@ -32,40 +53,80 @@ let instances = 0;
  * @param {import('./runtime.mjs').Runtime} [o.runtime] default: the page's shared runtime
  * @param {string[]} [o.panels=PANELS] which cards to show
  * @param {string} [o.idPrefix] prefix of the ids inside (default: unique per studio; '' on the app page)
- * @param {boolean} [o.pageKeys=false] keyboard shortcuts (clear the drawing) anywhere on the page, not only
- *   when the focus is inside the studio
+ * @param {boolean} [o.head=true] the status line
+ * @param {boolean} [o.compact=false] a smaller layout without the longer notes
+ * @param {boolean} [o.controls=true] false: no training form (only Train, Stop and the charts), no extra pad buttons
+ * @param {'auto'|'light'|'dark'} [o.theme='auto'] auto follows the system
+ * @param {string} [o.model] URL of a .safetensors model the pad predicts with (default: the page's current one)
+ * @param {boolean} [o.save=true] the pad's "save this drawing" bar
+ * @param {boolean} [o.hints=true] first-visit hints on the pad
+ * @param {import('./views/train-view.mjs').TrainDefaults} [o.train] the training form's starting values
+ * @param {string} [o.dataset='mnist'] the data set trained on when there is no data card
+ * @param {boolean} [o.evaluate=true] evaluate after training (shown in the evaluate card, or the progress line)
+ * @param {import('./views/draw-view.mjs').DrawView} [o.pad] another widget's pad for the insight card
+ * @param {boolean} [o.pageKeys=false] keyboard shortcuts (clear, undo) anywhere on the page, not only when
+ *   the focus is inside the studio
  * @param {EventTarget} [o.dropTarget=root] where dropped files (a model, IDX files) are taken
- * @returns {{root: HTMLElement, runtime: object, views: object, ready: Promise<void>, destroy(): void}}
- *   ready: resolves when the studio can predict
+ * @param {(type: string, detail: object) => void} [o.dispatch] receives the events (default: a CustomEvent on root)
+ * @returns {Studio}
+ *
+ * @typedef {object} Studio
+ * @property {HTMLElement} root @property {import('./runtime.mjs').Runtime} runtime
+ * @property {{draw?: DrawView, model?: ModelView, data?: DataView, train?: TrainView, evaluate?: EvaluateView,
+ *   insight?: InsightView, status?: StatusView}} views
+ * @property {Promise<void>} ready resolves when the studio can act (predict, or train for a trainer alone)
+ * @property {() => void} destroy removes its listeners (the runtime stays for the page's other widgets)
  */
-export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKeys = false, dropTarget = root } = {}) {
+export function createStudio(root, o = {}) {
+  const {
+    runtime, panels = PANELS, idPrefix, head = true, compact = false, controls = true, theme = 'auto', model = null,
+    save = true, hints = true, train = {}, dataset: fixedDataset = 'mnist', evaluate = true, pad = null,
+    pageKeys = false, dropTarget = root,
+  } = o;
   const rt = runtime ?? sharedRuntime();
   const p = idPrefix ?? `studio${++instances}-`;
   const shown = PANELS.filter((name) => panels.includes(name));
-  const column = (names) => (names.length ? `<div class="col">${names.map((n) => CARDS[n](p)).join('\n')}</div>` : '');
+  const card = (n) => (n === 'draw' ? drawCard(p, { save }) : CARDS[n](p));
+  const column = (names) => (names.length ? `<div class="col">${names.map(card).join('\n')}</div>` : '');
   const left = shown.filter((n) => LEFT.has(n)), right = shown.filter((n) => !LEFT.has(n));
   root.classList.add('studio');
-  root.innerHTML = `${studioHead(p)}
+  root.classList.toggle('compact', compact);
+  root.classList.toggle('no-controls', !controls);
+  const stopTheme = applyTheme(root, theme);
+  root.innerHTML = `${head ? studioHead(p) : ''}
 <div class="layout${left.length && right.length ? '' : ' single'}">${column(left)}${column(right)}</div>`;
 
-  const studio = { root, runtime: rt, views: {}, ready: null, destroy: null };
+  const studio = {
+    root, runtime: rt, views: {}, ready: null, destroy: null,
+    dispatch: o.dispatch ?? ((type, detail) => root.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }))),
+  };
   const owner = studio;
-  const card = (name) => root.querySelector(`section.card.${name}`);
+  const section = (name) => root.querySelector(`section.card.${name}`);
   const v = studio.views;
-  v.status = new StatusView(root.querySelector('.studio-head'), rt);
-  if (shown.includes('draw')) v.draw = new DrawView(card('draw'), rt, { owner });
-  if (shown.includes('insight') && v.draw) v.insight = new InsightView(card('insight'), rt, v.draw, { owner });
-  if (shown.includes('model')) v.model = new ModelView(card('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
-  if (shown.includes('data')) v.data = new DataView(card('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
-  const dataset = () => v.data?.value ?? 'mnist';
-  if (shown.includes('evaluate')) v.evaluate = new EvaluateView(card('evaluate'), rt, { owner, dataset });
+  if (head) v.status = new StatusView(root.querySelector('.studio-head'), rt);
+  if (shown.includes('draw')) v.draw = new DrawView(section('draw'), rt, { owner, model, hints });
+  const insightPad = v.draw ?? pad;
+  if (shown.includes('insight') && insightPad) v.insight = new InsightView(section('insight'), rt, insightPad, { owner });
+  if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
+  if (shown.includes('data')) v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
+  const dataset = () => v.data?.value ?? fixedDataset;
+  if (shown.includes('evaluate')) v.evaluate = new EvaluateView(section('evaluate'), rt, { owner, dataset });
   if (shown.includes('train')) {
-    v.train = new TrainView(card('train'), rt, {
-      owner, dataset,
-      afterTraining: async () => {
-        if (v.evaluate && (v.evaluate.evaluationSet() === 'custom' || rt.state.mnist.test)) await v.evaluate.run().catch(() => {});
-      },
-    });
+    v.train = new TrainView(section('train'), rt, { owner, dataset, defaults: train, afterTraining: () => afterTraining() });
+  }
+
+  /** After a run: evaluate the new model on the test set when that is cheap enough to be expected. */
+  async function afterTraining() {
+    if (!evaluate) return null;
+    if (v.evaluate) {
+      if (v.evaluate.evaluationSet() !== 'custom' && !rt.state.mnist.test) return null;
+      return v.evaluate.run().catch(() => null);
+    }
+    const set = dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist';
+    if (set === 'mnist' && !rt.state.mnist.test) return null;
+    const r = await rt.evaluation.run(set, owner).catch(() => null);
+    if (r) v.train?.progressText(`Done. Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count.toLocaleString('en-US')} test images.`);
+    return r;
   }
 
   const keys = (e) => {
@@ -76,7 +137,7 @@ export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKey
       return;
     }
     if (!CLEAR_KEYS.has(e.key) || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === 'Escape' && document.activeElement?.closest('select, details')) return;
+    if (e.key === 'Escape' && (e.composedPath()[0] ?? document.activeElement)?.closest?.('select, details')) return;
     e.preventDefault();
     v.draw.clear();
   };
@@ -90,8 +151,16 @@ export function createStudio(root, { runtime, panels = PANELS, idPrefix, pageKey
   studio.destroy = () => {
     keyTarget.removeEventListener('keydown', keys);
     offDrop();
+    stopTheme();
     for (const view of Object.values(v)) view.destroy();
   };
-  studio.ready = rt.start();
+  studio.ready = (async () => {
+    await rt.start();
+    if (v.draw) await v.draw.modelReady;
+    if (v.train) await v.train.initialized;
+    if (v.insight) await v.insight.filtersReady;
+    studio.dispatch('ready', {});
+  })();
+  studio.ready.catch((e) => studio.dispatch('error', { message: e.message, source: 'start' }));
   return studio;
 }

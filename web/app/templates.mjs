@@ -35,9 +35,9 @@ export function drawCard(p, { save = true, title = 'Draw a digit' } = {}) {
     <button type="button" ${a('clear-canvas')} data-testid="clear-canvas" aria-keyshortcuts="Escape Delete c" disabled>
       Clear <kbd>Esc</kbd></button>
     <button type="button" ${a('undo')} aria-keyshortcuts="Control+Z" disabled>Undo</button>
-    <label class="button file" ${a('image-file-label')}>Image…
+    <label class="button file extra" ${a('image-file-label')}>Image…
       <input type="file" ${a('image-file')} accept="image/*" aria-label="Use a picture of a digit" disabled></label>
-    <button type="button" ${a('test-digit')} disabled>MNIST digit</button>
+    <button type="button" class="extra" ${a('test-digit')} disabled>MNIST digit</button>
   </div>
   <p class="pad-hint" ${a('pad-hint')}>One digit, any size. Or use a picture of one, or a digit from the MNIST test set.</p>
   <div class="readout">
@@ -262,6 +262,13 @@ export function trainCard(p) {
     <li><span class="swatch s3 dot"></span>validation, per epoch</li>
     <li>horizontal axis: epochs</li>
   </ul>
+  <details class="histograms" ${a('hist-box')}>
+    <summary>Weights during training</summary>
+    <p class="note">Each layer's weights (left) and how much a second of training changed them (right), about
+      once a second. Healthy training moves the weights a little; weights that stop moving have stopped learning,
+      a spread that keeps growing may diverge.</p>
+    <div class="hists" ${a('histograms')}><p class="note">Start training to see them.</p></div>
+  </details>
 </section>`;
 }
 

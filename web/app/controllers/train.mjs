@@ -8,6 +8,9 @@
  *                     imagesPerSecond, etaSeconds}       loss and accuracy: of the steps since the last event
  *   'train:epoch'    {owner, epoch, loss, accuracy, valLoss?, valAccuracy?, seconds, steps, complete}
  *   'train:paused'   {owner}                             the worker waits between two steps
+ *   'train:histograms' {owner, epoch, step, layers: [{name, weights: {lo, hi, counts}, change: {kind, lo, hi,
+ *                     counts} | null}]}                 about every second; change: 'updates' since the last
+ *                                                       ones (or 'gradients' where the core exposes them)
  *   'train:done'     {owner, history, stopped, label}
  *   'train:failed'   {owner, error}
  *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
@@ -40,6 +43,7 @@ export class TrainController {
       this.rt.emit('train:paused', { owner: this.run.owner });
     });
     trainer.on('snapshot', (s) => this._snapshot(s));
+    trainer.on('histograms', (h) => this.run && this.rt.emit('train:histograms', { ...h, owner: this.run.owner }));
   }
 
   /** Asks the core whether spec text is valid. @param {string} spec @returns {Promise<object>} model info */

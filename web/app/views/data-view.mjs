@@ -15,7 +15,7 @@ export class DataView {
     this.onChoice = onChoice;
     this.$ = parts(root);
     const $ = this.$;
-    this.error = new ErrorSlot($('data-error'), rt, 'data');
+    this.error = new ErrorSlot($('data-error'), rt, 'data', owner);
     $('dataset').addEventListener('change', (e) => this.onChoice(e.target.value));
     $('mnist-load').addEventListener('click', () => this.loadMnist());
     onFiles($('idx-files'), (files) => this.loadIdxFiles(files));

@@ -108,11 +108,13 @@ export class ErrorSlot {
   /**
    * @param {HTMLElement} el the element next to the control (hidden while there is no error)
    * @param {import('../runtime.mjs').Runtime} rt @param {string} source the status line's source for it
+   * @param {*} [owner] the widget: owner.dispatch('error', {message, source}) tells the host page
    */
-  constructor(el, rt, source) {
+  constructor(el, rt, source, owner = null) {
     this.el = el;
     this.rt = rt;
     this.source = source;
+    this.owner = owner;
   }
 
   /** @param {string} message @param {{status?: string|false}} [o] status: other text for the status line */
@@ -120,6 +122,7 @@ export class ErrorSlot {
     this.el.textContent = message;
     this.el.hidden = false;
     if (status !== false) this.rt.status(status ?? message, 'error', this.source);
+    this.owner?.dispatch?.('error', { message, source: this.source });
   }
 
   clear() {

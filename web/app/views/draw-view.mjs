@@ -56,7 +56,7 @@ export class DrawView {
     this._hints = hints && !seenHints();
 
     const $ = this.$;
-    this.error = new ErrorSlot($('draw-error'), rt, 'drawings');
+    this.error = new ErrorSlot($('draw-error'), rt, 'drawings', owner);
     this.pad = new DrawingPad($('draw-canvas'), {
       onChange: () => this.changed(),
       onStrokeEnd: () => {
@@ -91,8 +91,9 @@ export class DrawView {
     this.showPrediction(null, null);
     this.showSampleCount(rt.state.samples.length);
     this.updateControls();
-    if (model) this._useModel(model);
-    else if (rt.state.ready) this.changed();
+    /** resolves when the pad's model answers predictions */
+    this.modelReady = model ? this._useModel(model) : rt.start();
+    if (!model && rt.state.ready) this.changed();
   }
 
   /** Stops following the runtime (the widget is gone). */
@@ -103,13 +104,13 @@ export class DrawView {
   async _useModel(url) {
     try {
       this.slot = await this.rt.predict.useModelUrl(url);
-      this.setClasses(this.rt.predict.slot(this.slot).info.classes);
-      this.updateControls();
-      this.changed();
     } catch (e) {
       this.predictionNote(e.message, true);
-      this.owner?.dispatch?.('error', { message: e.message, source: 'model' });
+      throw e;
     }
+    this.setClasses(this.rt.predict.slot(this.slot).info.classes);
+    this.updateControls();
+    this.changed();
   }
 
   /** @returns {boolean} whether the model this pad uses is loaded */

@@ -22,7 +22,7 @@ export class EvaluateView {
       accuracy: $('test-accuracy'), body: $('eval-body'), confusion: $('confusion'), metrics: $('metrics'),
       galleryTitle: $('gallery-title'), gallery: $('gallery'),
     }, (i, j) => this.showCell(i, j));
-    this.error = new ErrorSlot($('eval-error'), rt, 'evaluate');
+    this.error = new ErrorSlot($('eval-error'), rt, 'evaluate', owner);
     $('evaluate').addEventListener('click', () => this.run().catch(() => {}));
     $('eval-cancel').addEventListener('click', () => rt.evaluation.cancel());
     this._off = [

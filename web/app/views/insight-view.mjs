@@ -37,7 +37,8 @@ export class InsightView {
       pad.subscribe((p) => this.show(p), { layers: true }),
       rt.on('predictModel', (m) => { if (m.slot === pad.slot) this.loadFilters(); }),
     ];
-    if (pad.ready) this.loadFilters();
+    /** resolves when the filters of the pad's model are shown */
+    this.filtersReady = pad.modelReady.then(() => this.loadFilters());
   }
 
   destroy() {

@@ -16,7 +16,7 @@ export class ModelView {
     this.spec = spec;
     this.$ = parts(root);
     const $ = this.$;
-    this.error = new ErrorSlot($('model-error'), rt, 'model');
+    this.error = new ErrorSlot($('model-error'), rt, 'model', owner);
     this._bareWeights = null; // a file with weights but no architecture, waiting for "load into"
     $('model-download').addEventListener('click', () => this.download());
     onFiles($('model-file'), (files) => this.loadFile(files[0]));

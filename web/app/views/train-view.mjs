@@ -3,7 +3,7 @@
  * the core), hyper-parameters, fine-tuning with frozen layers, start / pause / stop, progress and live charts.
  */
 import { LayerEditor } from '../layer-editor.mjs';
-import { LineChart } from '../charts.mjs';
+import { LineChart, drawHistogram } from '../charts.mjs';
 import { adaptSpec } from '../spec.mjs';
 import { parts, setEnabled, ErrorSlot, fieldError, download } from './dom.mjs';
 
@@ -17,9 +17,11 @@ export class TrainView {
    * @param {object} [o]
    * @param {*} [o.owner] the widget, for the runtime's activity and the runs it starts
    * @param {() => string} [o.dataset] the data set choice (the data card's, or fixed)
-   * @param {(result: object) => Promise<void>} [o.afterTraining] e.g. evaluate the trained model
+   * @param {(result: object) => Promise<object|null>} [o.afterTraining] e.g. evaluate the trained model;
+   *   resolves with the evaluation (its accuracy goes into the 'done' event)
+   * @param {TrainDefaults} [o.defaults] the form's starting values
    */
-  constructor(root, rt, { owner = null, dataset = () => 'mnist', afterTraining = async () => {} } = {}) {
+  constructor(root, rt, { owner = null, dataset = () => 'mnist', afterTraining = async () => null, defaults = {} } = {}) {
     this.rt = rt;
     this.owner = owner;
     this.dataset = dataset;
@@ -33,7 +35,7 @@ export class TrainView {
     this._specReady = false; // the editor holds a preset checked by the core
     this._fresh = false;     // the run started by this view has not reported progress yet (charts still old)
     const $ = this.$;
-    this.error = new ErrorSlot($('train-error'), rt, 'train');
+    this.error = new ErrorSlot($('train-error'), rt, 'train', owner);
 
     this.editor = new LayerEditor({ list: $('layer-editor'), textarea: $('spec-text'), onChange: () => this.specEdited() });
     this.lossChart = new LineChart($('chart-loss'), { yMin: 0, format: (v) => v.toFixed(2) });
@@ -75,11 +77,40 @@ export class TrainView {
       rt.on('train:progress', mine((p) => this._progress(p))),
       rt.on('train:epoch', mine((e) => this._epoch(e))),
       rt.on('train:paused', mine(() => this.progressText('Paused.'))),
+      rt.on('train:histograms', mine((h) => this.showHistograms(h))),
       rt.on('rescued', ({ rescued }) => this.showRescued(rescued)),
     ];
+    /** resolves when the form holds an architecture the core has checked (training can start) */
+    this.initialized = new Promise((resolve, reject) => {
+      this._initialized = resolve;
+      rt.whenTrainerReady().catch(reject);
+    });
+    this.applyDefaults(defaults);
     if (rt.state.model) this.showFreezeLayers(rt.state.model.info.layers);
     if (rt.state.trainerReady) this._init();
     this.updateControls();
+  }
+
+  /**
+   * @typedef {object} TrainDefaults the train form's starting values (a widget's attributes)
+   * @property {string} [preset] keras, pytorch, mlp or small @property {string} [spec] spec text (instead of a preset)
+   * @property {number} [epochs] @property {number} [limit] training images @property {number} [batch]
+   * @property {number} [validationSplit] @property {number} [lr] @property {'adam'|'sgd'} [optimizer]
+   * @property {'new'|'current'} [from] @property {number} [seed]
+   */
+  /** @param {TrainDefaults} d */
+  applyDefaults(d) {
+    const { $ } = this;
+    const fields = { epochs: 'epochs', limit: 'limit', batch: 'batch', validationSplit: 'val-split', lr: 'lr', seed: 'seed' };
+    for (const [k, id] of Object.entries(fields)) if (d[k] !== undefined && d[k] !== null) $(id).value = String(d[k]);
+    if (d.optimizer) $('optimizer').value = d.optimizer;
+    if (d.from) $('train-from').value = d.from;
+    if (d.spec) {
+      this._defaultSpec = d.spec;
+      $('preset').value = 'custom';
+    } else if (d.preset && [...$('preset').options].some((o) => o.value === d.preset)) {
+      $('preset').value = d.preset;
+    }
   }
 
   destroy() {
@@ -88,9 +119,15 @@ export class TrainView {
 
   async _init() {
     if (this._specReady) return;
-    await this.presetChanged(this.$('preset').value);
+    if (this._defaultSpec) {
+      this.editor.setText(this._defaultSpec);
+      await this.validate();
+    } else {
+      await this.presetChanged(this.$('preset').value);
+    }
     this._specReady = true;
     this.updateControls();
+    this._initialized();
   }
 
   // ---- architecture ----
@@ -208,11 +245,21 @@ export class TrainView {
     if (result.diverged) {
       this.error.show(rt.state.status.text, { status: false });
       this.progressText('Diverged.');
+      this.owner?.dispatch?.('done', { stopped: false, diverged: true, label: result.label, epochs: [], testAccuracy: null });
       return;
     }
     if (result.stopped) this.progressText('Stopped.');
     else this.progress(1, 'Done.');
-    await this.afterTraining(result);
+    const evaluation = await this.afterTraining(result);
+    this.owner?.dispatch?.('done', {
+      stopped: result.stopped, diverged: false, label: result.label, epochs: result.history.epochs,
+      testAccuracy: evaluation?.accuracy ?? null,
+    });
+  }
+
+  /** Starts training with the form as it is (a widget's start()). */
+  train() {
+    return this.start();
   }
 
   _runStarted() {
@@ -230,6 +277,10 @@ export class TrainView {
 
   _progress(p) {
     if (this._fresh) this._clearCharts(p.epochs);
+    this.owner?.dispatch?.('progress', {
+      epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, loss: p.loss, accuracy: p.accuracy,
+      imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, fraction: p.imagesDone / p.imagesTotal,
+    });
     this._stepsPerEpoch = p.stepsPerEpoch;
     const x = p.epoch - 1 + p.step / p.stepsPerEpoch;
     const ema = this._ema;
@@ -249,6 +300,10 @@ export class TrainView {
 
   _epoch(e) {
     if (this._fresh) this._clearCharts(this.rt.train.run?.epochs ?? e.epoch);
+    this.owner?.dispatch?.('epoch', {
+      epoch: e.epoch, loss: e.loss, accuracy: e.accuracy, valLoss: e.valLoss ?? null, valAccuracy: e.valAccuracy ?? null,
+      seconds: e.seconds, complete: e.complete,
+    });
     const x = e.epoch - 1 + (e.complete ? 1 : (e.steps ?? 0) / this._stepsPerEpoch);
     this.lossChart.add(1, x, e.loss);
     this.accChart.add(1, x, e.accuracy);
@@ -358,6 +413,37 @@ export class TrainView {
   /** @returns {string[]} the layers ticked "freeze" */
   freezeNames() {
     return [...this.$('freeze-layers').querySelectorAll('input:checked')].map((b) => b.value);
+  }
+
+  /** Per-layer histograms of the weights and of their change (train:histograms). */
+  showHistograms({ layers }) {
+    const box = this.$('histograms');
+    if (!this.$('hist-box').open) return;
+    const key = layers.map((l) => l.name).join();
+    if (box.dataset.layers !== key) {
+      box.dataset.layers = key;
+      box.replaceChildren(...layers.map((l) => {
+        const fig = document.createElement('figure');
+        fig.className = 'hist';
+        fig.dataset.layer = l.name;
+        fig.innerHTML = '<figcaption></figcaption><div class="pair"><canvas class="w" role="img"></canvas><canvas class="d" role="img"></canvas></div><p class="range note"></p>';
+        fig.querySelector('figcaption').textContent = `${l.name}.weight`;
+        return fig;
+      }));
+    }
+    const f = (v) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toExponential(0));
+    layers.forEach((l, i) => {
+      const fig = box.children[i];
+      const [w, d] = fig.querySelectorAll('canvas');
+      drawHistogram(w, l.weights, '--series-2');
+      w.setAttribute('aria-label', `${l.name} weights from ${f(l.weights.lo)} to ${f(l.weights.hi)}`);
+      if (l.change) {
+        drawHistogram(d, l.change, '--series-3');
+        d.setAttribute('aria-label', `${l.name} ${l.change.kind} from ${f(l.change.lo)} to ${f(l.change.hi)}`);
+      }
+      fig.querySelector('.range').textContent = `weights ${f(l.weights.lo)} … ${f(l.weights.hi)}` +
+        (l.change ? `; ${l.change.kind} ${f(l.change.lo)} … ${f(l.change.hi)}` : '');
+    });
   }
 
   // ---- the last good weights of a diverged run ----
