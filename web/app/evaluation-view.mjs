@@ -11,10 +11,13 @@ export class EvaluationView {
    * @param {{accuracy: HTMLElement, body: HTMLElement, confusion: HTMLTableElement, metrics: HTMLTableElement,
    *   galleryTitle: HTMLElement, gallery: HTMLElement}} els
    * @param {(trueClass: number, predicted: number) => void} onCell a confusion matrix cell was chosen
+   * @param {(image: {index: number, label: number, pixels: Uint8Array, height: number, width: number,
+   *   channels: number}) => void} [onPick] a gallery image was chosen (e.g. to look at it in the pad)
    */
-  constructor(els, onCell) {
+  constructor(els, onCell, onPick = null) {
     this.els = els;
     this.onCell = onCell;
+    this.onPick = onPick;
   }
 
   /** Forgets the results (the model changed). */
@@ -105,20 +108,36 @@ export class EvaluationView {
     const size = images.height * images.width * images.channels;
     this.els.gallery.replaceChildren(...items.map((it, n) => {
       const li = document.createElement('li');
+      // a button: focusable, its details in words (not only on hover), and choosing it can show it in the pad
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'shot';
       const c = document.createElement('canvas');
-      renderImage(c, images.pixels.subarray(n * size, (n + 1) * size), images.height, images.width, images.channels);
-      c.setAttribute('role', 'img');
-      c.setAttribute('aria-label', `test image ${it.index}, labelled ${it.label}`);
-      const cap = document.createElement('span');
+      const pixels = images.pixels.subarray(n * size, (n + 1) * size);
+      renderImage(c, pixels, images.height, images.width, images.channels);
       const wrong = it.predicted !== it.label;
-      cap.innerHTML = '';
+      const cap = document.createElement('span');
       cap.append(`${it.label} → `);
       const p = document.createElement('span');
       if (wrong) p.className = 'wrong';
       p.textContent = String(it.predicted);
       cap.append(p, ` · ${Math.round(100 * it.confidence)}%`);
-      li.title = `test image #${it.index}: label ${it.label}, predicted ${it.predicted} with ${pct(it.confidence)} confidence`;
-      li.append(c, cap);
+      const id = document.createElement('span');
+      id.className = 'id';
+      id.textContent = `#${it.index}`;
+      b.append(c, cap, id);
+      const details = `Test image ${it.index}: labelled ${it.label}, predicted ${it.predicted} with ${pct(it.confidence)} confidence` +
+        (wrong ? ' (wrong)' : '');
+      b.setAttribute('aria-label', this.onPick ? `${details}. Show it in the drawing pad.` : details);
+      b.title = details;
+      if (this.onPick) {
+        b.addEventListener('click', () => this.onPick({
+          index: it.index, label: it.label, pixels: pixels.slice(), height: images.height, width: images.width, channels: images.channels,
+        }));
+      } else {
+        b.disabled = true;
+      }
+      li.append(b);
       return li;
     }));
   }

@@ -12,6 +12,7 @@ import { sharedRuntime } from './runtime.mjs';
 import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard, insightCard } from './templates.mjs';
 import { applyTheme } from './theme.mjs';
 import { isTextEntry, onDrop } from './views/dom.mjs';
+import { addExplanations } from './views/explain.mjs';
 import { StatusView } from './views/status-view.mjs';
 import { DrawView } from './views/draw-view.mjs';
 import { ModelView } from './views/model-view.mjs';
@@ -53,7 +54,7 @@ let instances = 0;
  * @param {import('./runtime.mjs').Runtime} [o.runtime] default: the page's shared runtime
  * @param {string[]} [o.panels=PANELS] which cards to show
  * @param {string} [o.idPrefix] prefix of the ids inside (default: unique per studio; '' on the app page)
- * @param {boolean} [o.head=true] the status line
+ * @param {boolean} [o.head] the status line (default: when there are more than two cards)
  * @param {boolean} [o.compact=false] a smaller layout without the longer notes
  * @param {boolean} [o.controls=true] false: no training form (only Train, Stop and the charts), no extra pad buttons
  * @param {'auto'|'light'|'dark'} [o.theme='auto'] auto follows the system
@@ -79,7 +80,7 @@ let instances = 0;
  */
 export function createStudio(root, o = {}) {
   const {
-    runtime, panels = PANELS, idPrefix, head = true, compact = false, controls = true, theme = 'auto', model = null,
+    runtime, panels = PANELS, idPrefix, head = panels.length > 2, compact = false, controls = true, theme = 'auto', model = null,
     save = true, hints = true, train = {}, dataset: fixedDataset = 'mnist', evaluate = true, pad = null,
     pageKeys = false, dropTarget = root,
   } = o;
@@ -94,7 +95,9 @@ export function createStudio(root, o = {}) {
   root.classList.toggle('no-controls', !controls);
   const stopTheme = applyTheme(root, theme);
   root.innerHTML = `${head ? studioHead(p) : ''}
-<div class="layout${left.length && right.length ? '' : ' single'}">${column(left)}${column(right)}</div>`;
+<div class="layout${left.length && right.length ? '' : ' single'}${shown.join() === 'draw,insight' ? ' explore' : ''}">${column(left)}${column(right)}</div>`;
+
+  addExplanations(root, p);
 
   const studio = {
     root, runtime: rt, views: {}, ready: null, destroy: null,
@@ -110,7 +113,14 @@ export function createStudio(root, o = {}) {
   if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
   if (shown.includes('data')) v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
   const dataset = () => v.data?.value ?? fixedDataset;
-  if (shown.includes('evaluate')) v.evaluate = new EvaluateView(section('evaluate'), rt, { owner, dataset });
+  // a gallery image goes into the pad, where the prediction and the insight views show it
+  const onPick = v.draw ? (img) => {
+    if (img.channels !== 1) return;
+    v.draw.showImage(img.pixels, img.width, img.height, `test image ${img.index}, labelled ${img.label}`);
+    v.draw.root.scrollIntoView?.({ block: 'nearest' });
+    v.draw.pad.canvas.focus({ preventScroll: true });
+  } : null;
+  if (shown.includes('evaluate')) v.evaluate = new EvaluateView(section('evaluate'), rt, { owner, dataset, onPick });
   if (shown.includes('train')) {
     v.train = new TrainView(section('train'), rt, { owner, dataset, defaults: train, afterTraining: () => afterTraining() });
   }

@@ -92,7 +92,7 @@ export function dataCard(p) {
   const a = attrs(p);
   return `<section class="card data" aria-labelledby="${p}data-title">
   <h2 ${a('data-title')}>Data</h2>
-  <div class="field">
+  <div class="field" data-explain="dataset">
     <label for="${p}dataset">Data set</label>
     <select ${a('dataset')}>
       <option value="mnist">MNIST (60,000 training + 10,000 test images)</option>
@@ -111,6 +111,10 @@ export function dataCard(p) {
     <span ${a('data-progress-text')} class="note"></span>
   </div>
   <p class="field-error" ${a('data-error')} role="alert" hidden></p>
+  <figure class="data-samples" ${a('data-samples')} hidden>
+    <figcaption>Some of the training images, with their labels <button type="button" class="link" ${a('data-more')}>others</button></figcaption>
+    <ul class="gallery small" ${a('data-gallery')}></ul>
+  </figure>
   <p class="note" ${a('data-info')}>MNIST is downloaded once (11 MB) when you first train or evaluate. Your own data:
     pick the four IDX files (train-images, train-labels, t10k-images, t10k-labels; raw or .gz).</p>
 </section>`;
@@ -125,14 +129,14 @@ export function trainCard(p) {
     <fieldset class="arch">
       <legend>Architecture</legend>
       <div class="fields">
-        <div class="field">
+        <div class="field" data-explain="train-from">
           <label for="${p}train-from">Start from</label>
           <select ${a('train-from')}>
             <option value="new">a new model</option>
             <option value="current">the current model (fine-tune)</option>
           </select>
         </div>
-        <div class="field">
+        <div class="field" data-explain="preset">
           <label for="${p}preset">Preset</label>
           <select ${a('preset')}>
             <option value="keras">Keras MNIST CNN</option>
@@ -143,12 +147,14 @@ export function trainCard(p) {
           </select>
         </div>
       </div>
-      <fieldset class="freeze" ${a('freeze-box')} hidden>
+      <fieldset class="freeze" ${a('freeze-box')} data-explain="freeze" hidden>
         <legend>Freeze layers <span class="note">(their weights stay as they are; the others train)</span></legend>
         <div class="freeze-list" ${a('freeze-layers')}></div>
       </fieldset>
+      <a class="skip" href="#${p}hyper" ${a('skip-editor')}>Skip the layer editor</a>
       <div ${a('layer-editor')} class="layers" aria-label="Layers"></div>
-      <details class="spec-text">
+      <details class="kinds" ${a('layer-kinds')}><summary>What the layer kinds do</summary></details>
+      <details class="spec-text" ${a('spec-details')}>
         <summary>Spec text</summary>
         <label for="${p}spec-text" class="visually-hidden">Architecture spec text</label>
         <textarea ${a('spec-text')} rows="9" spellcheck="false" autocomplete="off"></textarea>
@@ -156,18 +162,18 @@ export function trainCard(p) {
       <p class="note" ${a('spec-check')} aria-live="polite"></p>
     </fieldset>
 
-    <fieldset class="hyper">
+    <fieldset class="hyper" ${a('hyper')} tabindex="-1">
       <legend>Training</legend>
       <div class="fields">
-        <div class="field">
+        <div class="field" data-explain="optimizer:">
           <label for="${p}optimizer">Optimizer</label>
           <select ${a('optimizer')}><option value="adam">Adam</option><option value="sgd">SGD + momentum</option></select>
         </div>
-        <div class="field">
+        <div class="field" data-explain="lr">
           <label for="${p}lr">Learning rate</label>
           <input ${a('lr')} type="number" min="0.000001" max="10" step="any" value="0.002" inputmode="decimal">
         </div>
-        <div class="field">
+        <div class="field" data-explain="schedule:">
           <label for="${p}schedule">Schedule</label>
           <select ${a('schedule')}>
             <option value="cosine" selected>cosine (decays over the run)</option>
@@ -176,27 +182,27 @@ export function trainCard(p) {
             <option value="exponential">exponential</option>
           </select>
         </div>
-        <div class="field">
+        <div class="field" data-explain="batch">
           <label for="${p}batch">Batch size</label>
           <input ${a('batch')} type="number" min="1" max="512" step="1" value="32" inputmode="numeric">
         </div>
-        <div class="field">
+        <div class="field" data-explain="epochs">
           <label for="${p}epochs">Epochs</label>
           <input ${a('epochs')} type="number" min="1" max="100" step="1" value="1" inputmode="numeric">
         </div>
-        <div class="field">
+        <div class="field" data-explain="limit">
           <label for="${p}limit">Training images</label>
           <input ${a('limit')} type="number" min="1" step="1" value="60000" inputmode="numeric">
         </div>
-        <div class="field">
+        <div class="field" data-explain="val-split">
           <label for="${p}val-split">Validation split</label>
           <input ${a('val-split')} type="number" min="0" max="0.5" step="0.05" value="0.1" inputmode="decimal">
         </div>
-        <div class="field">
+        <div class="field" data-explain="seed">
           <label for="${p}seed">Seed</label>
           <input ${a('seed')} type="number" min="0" step="1" value="1" inputmode="numeric">
         </div>
-        <div class="field check">
+        <div class="field check" data-explain="augment">
           <input ${a('augment')} type="checkbox">
           <label for="${p}augment">Augment (shift, rotate, scale)</label>
         </div>
@@ -204,23 +210,23 @@ export function trainCard(p) {
       <details class="advanced" ${a('advanced')}>
         <summary>Advanced</summary>
         <div class="fields">
-          <div class="field">
+          <div class="field" data-explain="momentum">
             <label for="${p}momentum">Momentum (SGD)</label>
             <input ${a('momentum')} type="number" min="0" max="0.999" step="0.01" value="0.9" inputmode="decimal">
           </div>
-          <div class="field check">
+          <div class="field check" data-explain="nesterov">
             <input ${a('nesterov')} type="checkbox">
             <label for="${p}nesterov">Nesterov (SGD)</label>
           </div>
-          <div class="field">
+          <div class="field" data-explain="weight-decay">
             <label for="${p}weight-decay">Weight decay</label>
             <input ${a('weight-decay')} type="number" min="0" max="1" step="any" value="0" inputmode="decimal">
           </div>
-          <div class="field check">
+          <div class="field check" data-explain="decoupled">
             <input ${a('decoupled')} type="checkbox">
             <label for="${p}decoupled">decoupled (AdamW)</label>
           </div>
-          <div class="field">
+          <div class="field" data-explain="warmup">
             <label for="${p}warmup">Warm-up steps</label>
             <input ${a('warmup')} type="number" min="0" max="1000000" step="1" value="0" inputmode="numeric">
           </div>

@@ -3,6 +3,9 @@
  * download progress.
  */
 import { parts, setEnabled, onFiles, ErrorSlot } from './dom.mjs';
+import { renderImage } from '../draw.mjs';
+
+const SAMPLES = 24; // training images shown once MNIST is loaded
 
 export class DataView {
   /**
@@ -19,6 +22,7 @@ export class DataView {
     $('dataset').addEventListener('change', (e) => this.onChoice(e.target.value));
     $('mnist-load').addEventListener('click', () => this.loadMnist());
     onFiles($('idx-files'), (files) => this.loadIdxFiles(files));
+    $('data-more').addEventListener('click', () => this.showSamples());
     this._off = [
       rt.on('activity', () => this.updateControls()),
       rt.on('ready', () => this.updateControls()),
@@ -101,8 +105,37 @@ export class DataView {
     this.options();
     const t = mnist.train, e = mnist.test;
     if (!t && !e) return;
+    if (t && this.$('data-samples').hidden) this.showSamples();
     this.info(`MNIST loaded: ${[t && `${t.count.toLocaleString('en-US')} training`, e && `${e.count.toLocaleString('en-US')} test`]
       .filter(Boolean).join(' and ')} images.`);
+  }
+
+  /** A few random MNIST training images with their labels. */
+  async showSamples() {
+    const { rt } = this;
+    const n = rt.state.mnist.train?.count;
+    if (!n) return;
+    const indices = Array.from({ length: SAMPLES }, () => Math.floor(Math.random() * n));
+    let images;
+    try {
+      images = await rt.evaluation.images('mnist', indices, 'train');
+    } catch (e) {
+      this.error.show(e.message);
+      return;
+    }
+    const size = images.height * images.width * images.channels;
+    this.$('data-gallery').replaceChildren(...indices.map((index, i) => {
+      const li = document.createElement('li');
+      const c = document.createElement('canvas');
+      renderImage(c, images.pixels.subarray(i * size, (i + 1) * size), images.height, images.width, images.channels);
+      c.setAttribute('role', 'img');
+      c.setAttribute('aria-label', `training image ${index}, labelled ${images.labels[i]}`);
+      const cap = document.createElement('span');
+      cap.textContent = String(images.labels[i]);
+      li.append(c, cap);
+      return li;
+    }));
+    this.$('data-samples').hidden = false;
   }
 
   /** @param {{loaded: number, total: number, unpacking?: boolean}|null} p null hides the bar */

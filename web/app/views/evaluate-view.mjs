@@ -9,10 +9,10 @@ import { parts, setEnabled, ErrorSlot } from './dom.mjs';
 export class EvaluateView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
-   * @param {{owner?: *, dataset?: () => string}} [o] dataset: the data set choice (its test split is used;
-   *   MNIST for the drawings)
+   * @param {{owner?: *, dataset?: () => string, onPick?: Function}} [o] dataset: the data set choice (its test
+   *   split is used; MNIST for the drawings); onPick: a gallery image was chosen (EvaluationView)
    */
-  constructor(root, rt, { owner = null, dataset = () => 'mnist' } = {}) {
+  constructor(root, rt, { owner = null, dataset = () => 'mnist', onPick = null } = {}) {
     this.rt = rt;
     this.owner = owner;
     this.dataset = dataset;
@@ -21,7 +21,7 @@ export class EvaluateView {
     this.results = new EvaluationView({
       accuracy: $('test-accuracy'), body: $('eval-body'), confusion: $('confusion'), metrics: $('metrics'),
       galleryTitle: $('gallery-title'), gallery: $('gallery'),
-    }, (i, j) => this.showCell(i, j));
+    }, (i, j) => this.showCell(i, j), onPick);
     this.error = new ErrorSlot($('eval-error'), rt, 'evaluate', owner);
     $('evaluate').addEventListener('click', () => this.run().catch(() => {}));
     $('eval-cancel').addEventListener('click', () => rt.evaluation.cancel());

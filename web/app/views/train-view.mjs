@@ -65,6 +65,10 @@ export class TrainView {
     // a change of the form may fix what the last start was refused for
     for (const type of ['input', 'change']) $('train-form').addEventListener(type, () => this.error.clear());
     $('rescue-use').addEventListener('click', () => this.useRescued());
+    $('skip-editor').addEventListener('click', (e) => {
+      e.preventDefault(); // also inside a shadow root, where #fragments do not reach
+      $('hyper').focus();
+    });
     $('rescue-download').addEventListener('click', () => this.downloadRescued());
 
     const mine = (fn) => (e) => { if (e.owner === this.owner) fn(e); };
@@ -370,6 +374,8 @@ export class TrainView {
     const fromCurrent = $('train-from').value === 'current';
     $('preset').disabled ||= fromCurrent;
     $('freeze-box').hidden = !fromCurrent;
+    // fine-tuning keeps the current model's layers (listed to freeze): the architecture editor does not apply
+    for (const id of ['layer-editor', 'layer-kinds', 'spec-details', 'spec-check', 'skip-editor']) $(id).hidden = fromCurrent;
     for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
     const sgd = $('optimizer').value === 'sgd';
     for (const id of ADVANCED_FIELDS) setEnabled($(id), idle);
