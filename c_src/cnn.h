@@ -180,9 +180,9 @@ CNN_API float *cnn_model_params(cnn_model *m);
 CNN_API int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n);
 
 /* Copies the output of a layer for the last image of the last forward pass (predict, evaluate or a training
- * step): out (H, W, C) of that layer. For showing what the network computes (feature maps). A conv, dense or
- * avgpool layer directly followed by an activation or dropout shares its buffer with it, so it shows the values
- * after that activation. */
+ * step): out (H, W, C) of that layer. For showing what the network computes (feature maps). An activation or
+ * dropout works in the buffer of the layer before it when nothing else needs that layer's output (after a conv,
+ * dense or avgpool layer, for example): that layer then shows the values after the activation. */
 CNN_API int cnn_model_layer_output(const cnn_model *m, float *out, int layer);
 
 /* ==================================================================================================== */

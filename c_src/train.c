@@ -105,7 +105,7 @@ int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_dataset *ds, i
     if (st) return st;
     if ((st = cnn_train_params_check(p, m))) return st;
     int trainable = 0;
-    for (int i = 0; i < m->nlayers; i++) trainable |= m->layers[i].w_count && !m->layers[i].frozen;
+    for (int i = 0; i < m->nlayers; i++) trainable |= m->layers[i].p_count && !m->layers[i].frozen;
     if (!trainable) return cnn_fail(CNN_E_INVALID, "trainer_create: every layer is frozen, nothing would train");
     cnn_trainer *t = calloc(1, sizeof *t);
     if (!t) return cnn_fail(CNN_E_NOMEM, "trainer_create: out of memory");
@@ -185,7 +185,7 @@ int cnn_trainer_set_lr_mult(cnn_trainer *t, const char *layer_name, float mult) 
         return cnn_fail(CNN_E_INVALID, "trainer_set_lr_mult: multiplier %g for '%s' (expected 0..100)", (double)mult,
                         layer_name);
     for (int i = 0; i < t->m->nlayers; i++)
-        if (t->m->layers[i].w_count && strcmp(t->m->layers[i].name, layer_name) == 0) {
+        if (t->m->layers[i].p_count && strcmp(t->m->layers[i].name, layer_name) == 0) {
             t->lr_mult[i] = mult;
             return CNN_OK;
         }

@@ -52,9 +52,9 @@ static void test_sgd(void) {
     p.nesterov = 0, p.momentum = 0.0f, p.weight_decay = 0.1f;
     set_all(m, 1.0f, 0.5f);
     cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
-    CHECK(NEAR(m->params[m->layers[1].w_off], 0.94), "sgd L2: w = %.8g, expected 0.94", m->params[m->layers[1].w_off]);
-    CHECK(NEAR(m->params[m->layers[1].b_off], 0.95), "sgd L2: bias = %.8g, expected 0.95 (no decay)",
-          m->params[m->layers[1].b_off]);
+    CHECK(NEAR(m->params[m->layers[1].p_off], 0.94), "sgd L2: w = %.8g, expected 0.94", m->params[m->layers[1].p_off]);
+    CHECK(NEAR(m->params[m->layers[1].p_off + 2], 0.95), "sgd L2: bias = %.8g, expected 0.95 (no decay)",
+          m->params[m->layers[1].p_off + 2]);
     cnn_model_free(m);
 }
 
@@ -79,8 +79,8 @@ static void test_adam(void) {
     p.weight_decay = 0.1f, p.decoupled_decay = 1;
     set_all(m, 1.0f, 0.5f);
     cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
-    CHECK(NEAR(m->params[m->layers[1].w_off], 0.989), "adamw: w = %.8g, expected 0.989", m->params[m->layers[1].w_off]);
-    CHECK(NEAR(m->params[m->layers[1].b_off], 0.99), "adamw: bias = %.8g, expected 0.99", m->params[m->layers[1].b_off]);
+    CHECK(NEAR(m->params[m->layers[1].p_off], 0.989), "adamw: w = %.8g, expected 0.989", m->params[m->layers[1].p_off]);
+    CHECK(NEAR(m->params[m->layers[1].p_off + 2], 0.99), "adamw: bias = %.8g, expected 0.99", m->params[m->layers[1].p_off + 2]);
 
     /* a frozen layer is skipped */
     memset(s1, 0, sizeof s1), memset(s2, 0, sizeof s2);

@@ -161,8 +161,8 @@ static void test_replay(void) {
     cnn_model *m = NULL;
     cnn_model_create(&m, "input 1x1x1; dense 2", 3, 1);
     cnn_layer *fc = &m->layers[1];
-    m->params[fc->w_off] = 0.0f, m->params[fc->w_off + 1] = 3.0f; /* logit 1 = 3 x + 0.5, logit 0 = 0 */
-    m->params[fc->b_off] = 0.0f, m->params[fc->b_off + 1] = 0.5f;
+    m->params[fc->p_off] = 0.0f, m->params[fc->p_off + 1] = 3.0f; /* logit 1 = 3 x + 0.5, logit 0 = 0 */
+    m->params[fc->p_off + 2] = 0.0f, m->params[fc->p_off + 3] = 0.5f; /* bias after the (2, 1) weight */
     uint8_t pix_a[10], lab_a[10], pix_b[60], lab_b[60];
     for (int i = 0; i < 10; i++) pix_a[i] = 0, lab_a[i] = 0;          /* primary: all the same image */
     for (int i = 0; i < 60; i++) pix_b[i] = (uint8_t)(4 * i + 3), lab_b[i] = 1; /* replay: all different */
@@ -200,7 +200,7 @@ static void test_replay(void) {
         differ += !found;
     }
     CHECK(differ > 0, "each epoch draws its own replay images");
-    CHECK(m->params[fc->w_off + 1] == 3.0f, "a multiplier of 0 keeps the layer fixed");
+    CHECK(m->params[fc->p_off + 1] == 3.0f, "a multiplier of 0 keeps the layer fixed");
     cnn_trainer_free(t);
     cnn_dataset_free(a);
     cnn_dataset_free(b);
@@ -217,16 +217,16 @@ static void test_lr_mult(void) {
     p.optimizer = CNN_OPT_SGD, p.momentum = 0, p.lr = 0.1f;
     int fc1 = -1, fc2 = -1;
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].w_count) {
+        if (m->layers[i].p_count) {
             if (fc1 < 0) fc1 = i;
             else fc2 = i;
         }
     mult[fc1] = 0.1f, mult[fc2] = 2.0f;
     cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, mult);
-    CHECK(fabsf(m->params[m->layers[fc1].w_off] - (1.0f - 0.1f * 0.1f * 0.5f)) < 1e-7, "fc1 x0.1: %.8g",
-          m->params[m->layers[fc1].w_off]);
-    CHECK(fabsf(m->params[m->layers[fc2].b_off] - (1.0f - 0.1f * 2.0f * 0.5f)) < 1e-7, "fc2 x2: %.8g",
-          m->params[m->layers[fc2].b_off]);
+    size_t fc2_bias = m->layers[fc2].p_off + 4; /* after its (2, 2) weight */
+    CHECK(fabsf(m->params[m->layers[fc1].p_off] - (1.0f - 0.1f * 0.1f * 0.5f)) < 1e-7, "fc1 x0.1: %.8g",
+          m->params[m->layers[fc1].p_off]);
+    CHECK(fabsf(m->params[fc2_bias] - (1.0f - 0.1f * 2.0f * 0.5f)) < 1e-7, "fc2 x2: %.8g", m->params[fc2_bias]);
     cnn_model_free(m);
 }
 
