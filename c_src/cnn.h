@@ -165,6 +165,8 @@ CNN_API void cnn_model_reseed(cnn_model *m, uint32_t seed);
 /* A number drawn from the model's generator: a seed for replicas of this model that depends only on its seed
  * and history (data-parallel training reseeds every replica with it). */
 CNN_API uint32_t cnn_model_draw_seed(cnn_model *m);
+/* Draws a parameter layer's weights afresh from the model's generator, as at creation (biases 0). */
+CNN_API int cnn_model_reinit_layer(cnn_model *m, const char *layer_name);
 
 /* Freezes (frozen = 1) or unfreezes a parameter layer by name: a frozen layer's weights and biases are not
  * changed by training (its gradients are still propagated to earlier layers). */
@@ -204,6 +206,11 @@ CNN_API int cnn_model_load(cnn_model **out, const uint8_t *bytes, size_t len, in
  * others are ignored; *loaded (optional) receives how many tensors were loaded. On failure the model is
  * unchanged. */
 CNN_API int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded);
+/* Like cnn_model_load_weights with strict = 1, except for the parameter layers named in `except` (comma-
+ * separated, e.g. "fc2"): their tensors are neither needed nor loaded, whatever their shape in the file. For a
+ * new head: a pre-trained body with a re-initialised last layer, of another class count if need be. */
+CNN_API int cnn_model_load_weights_except(cnn_model *m, const uint8_t *bytes, size_t len, const char *except,
+                                          int *loaded);
 
 /* ==================================================================================================== */
 /* Training                                                                                             */

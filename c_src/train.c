@@ -200,6 +200,19 @@ void cnn_model_reseed(cnn_model *m, uint32_t seed) {
 
 uint32_t cnn_model_draw_seed(cnn_model *m) { return m ? cnn_rng_u32(&m->rng) : 0; }
 
+int cnn_model_reinit_layer(cnn_model *m, const char *layer_name) {
+    if (!m || !layer_name) return cnn_fail(CNN_E_INVALID, "reinit: NULL argument");
+    for (int i = 0; i < m->nlayers; i++) {
+        const cnn_layer *l = &m->layers[i];
+        const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
+        if (l->p_count && d->init && strcmp(l->name, layer_name) == 0) {
+            d->init(l, m->params + l->p_off, &m->rng);
+            return CNN_OK;
+        }
+    }
+    return cnn_fail(CNN_E_INVALID, "reinit: no layer with parameters named '%s'", layer_name);
+}
+
 int cnn_trainer_steps_per_epoch(const cnn_trainer *t) {
     return t ? (t->epoch_len + t->p.batch - 1) / t->p.batch : 0;
 }

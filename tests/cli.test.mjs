@@ -149,3 +149,53 @@ test('train --workers 2 is deterministic; --lr-mult and --early-stop are applied
   assertUserError(run('train.mjs', ['--model', 'mlp', '--early-stop', '2']), /--early-stop needs --validation-split/);
   assertUserError(run('train.mjs', ['--model', 'mlp', '--lr-mult', 'fc1']), /--lr-mult 'fc1' is not LAYER=X/);
 });
+
+test('train --init with --reinit and --classes: a new head on a pre-trained body', () => {
+  const pretrained = path.join(root, 'assets/pretrained.safetensors');
+  const out = path.join(tmp, 'reinit.safetensors');
+  // the head drawn afresh and kept there (multiplier 0): it must equal a new model's head of the same seed
+  const r = run('train.mjs', ['--init', pretrained, '--reinit', 'fc2', '--lr-mult', 'fc2=0', '--limit', '64', '--seed', '9', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /loaded 6 tensors from .*pretrained.safetensors; fc2 drawn afresh/);
+  const fresh = run('train.mjs', ['--model', 'keras', '--lr-mult', 'fc2=0', '--limit', '64', '--seed', '9', '--out', path.join(tmp, 'fresh.safetensors')]);
+  assert.equal(fresh.status, 0, fresh.stderr);
+  const tensor = (file, name) => {
+    const b = readFileSync(file), n = Number(b.readBigUInt64LE(0)), h = JSON.parse(b.subarray(8, 8 + n).toString());
+    return b.subarray(8 + n + h[name].data_offsets[0], 8 + n + h[name].data_offsets[1]);
+  };
+  assert.deepEqual(tensor(out, 'fc2.weight'), tensor(path.join(tmp, 'fresh.safetensors'), 'fc2.weight'));
+  assert.notDeepEqual(tensor(out, 'fc2.weight'), tensor(pretrained, 'fc2.weight'));
+  // five classes: digits 0-4 written as an IDX directory
+  const dir = path.join(tmp, 'five');
+  spawnSync('mkdir', ['-p', dir]);
+  for (const [imgs, labs] of [['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'], ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']]) {
+    const im = readFileSync(path.join(DEFAULT_DATA_DIR, imgs)), lb = readFileSync(path.join(DEFAULT_DATA_DIR, labs));
+    const keep = [];
+    for (let i = 0; i < lb.length - 8 && keep.length < 2000; i++) if (lb[8 + i] < 5) keep.push(i);
+    const idx = (magic, dims, body) => Buffer.concat([Buffer.from(magic), ...dims.map((d) => { const b = Buffer.alloc(4); b.writeUInt32BE(d); return b; }), body]);
+    writeFileSync(path.join(dir, imgs), idx([0, 0, 8, 3], [keep.length, 28, 28], Buffer.concat(keep.map((i) => im.subarray(16 + i * 784, 16 + (i + 1) * 784)))));
+    writeFileSync(path.join(dir, labs), idx([0, 0, 8, 1], [keep.length], Buffer.from(keep.map((i) => lb[8 + i]))));
+  }
+  const five = path.join(tmp, 'five.safetensors');
+  const c = run('train.mjs', ['--init', pretrained, '--classes', '5', '--freeze', 'conv1,conv2', '--data', dir, '--out', five]);
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stderr, /fc2 drawn afresh \(5 classes\)/);
+  assert.equal(c.json().confusion.length, 5);
+  assert.ok(c.json().test_accuracy > 0.95, `5-class accuracy ${c.json().test_accuracy}`);
+  assert.deepEqual(tensor(five, 'conv1.weight'), tensor(pretrained, 'conv1.weight'), 'frozen body');
+  assertUserError(run('train.mjs', ['--model', 'mlp', '--classes', '5']), /give --init FILE/);
+});
+
+test('transfer.mjs: the three ways of learning digits 5-9 after 0-4', () => {
+  const r = run('transfer.mjs', ['--limit', '1500', '--epochs', '1', '--seed', '2']);
+  assert.equal(r.status, 0, r.stderr);
+  const { ways, pretrain } = r.json();
+  assert.deepEqual(Object.keys(ways), ['frozen', 'finetune', 'scratch']);
+  assert.ok(pretrain.accuracy_0_4 > 0.9, `pre-trained on 0-4: ${pretrain.accuracy_0_4}`);
+  for (const [name, w] of Object.entries(ways)) {
+    assert.equal(w.accuracy.length, 1);
+    assert.ok(w.accuracy[0] > 0.8, `${name}: ${w.accuracy[0]} on 5-9 (chance 0.2)`);
+  }
+  assert.deepEqual(ways.frozen.frozen, ['conv1', 'conv2']);
+  assert.match(r.stderr, /way +epoch 1 +time +images\/s\nfrozen /);
+});

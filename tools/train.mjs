@@ -12,6 +12,7 @@ import {
 } from './lib/cli.mjs';
 
 const USAGE = `Usage: node tools/train.mjs --model <preset|spec file> [options]
+       node tools/train.mjs --init FILE.safetensors [options]      (fine-tune; the architecture from the file)
 
 Trains a convolutional network, evaluates it on the test set and saves it as .safetensors.
 Progress goes to stderr; the last line of stdout is one JSON object with the results.
@@ -32,7 +33,11 @@ Progress goes to stderr; the last line of stdout is one JSON object with the res
   --augment              random shifts, rotations and scaling of training images
   --limit N              train on the first N training images only
   --seed N               seed for initialisation, shuffling and dropout (default 1)
-  --init FILE            start from these weights (fine-tuning); names and shapes must match
+  --init FILE            start from these weights (fine-tuning); names and shapes must match. Without --model
+                         the architecture is the file's
+  --reinit NAMES         layers of --init drawn afresh instead of loaded (a new head), e.g. fc2
+  --classes N            a new head with N classes (the last dense layer resized and drawn afresh), for a
+                         data set with other classes than the --init model's
   --freeze NAMES         comma-separated layers not to train, e.g. conv1,conv2
   --lr-mult L=X,...      learning-rate multipliers per layer, e.g. conv1=0.1,conv2=0.1 (0..100)
   --early-stop N         with --validation-split: stop after N epochs without a better validation loss and
@@ -48,6 +53,7 @@ Progress goes to stderr; the last line of stdout is one JSON object with the res
 const OPTIONS = Object.fromEntries([
   'model', 'data', 'epochs', 'batch', 'optimizer', 'lr', 'momentum', 'weight-decay', 'schedule', 'warmup', 'gamma',
   'min-lr', 'validation-split', 'limit', 'seed', 'init', 'freeze', 'out', 'variant', 'lr-mult', 'early-stop', 'workers',
+  'reinit', 'classes',
 ].map((k) => [k, { type: 'string' }]).concat(['nesterov', 'decoupled', 'augment'].map((k) => [k, { type: 'boolean' }])));
 
 /** The spec text for --model: a preset name (any case), a spec file, or spec text itself. */
@@ -89,7 +95,11 @@ function checkData(model, ds, what) {
 
 async function main() {
   const { values: v } = parseToolArgs(process.argv.slice(2), OPTIONS, USAGE);
-  if (!v.model) throw new UsageError('--model is required (a preset: keras, pytorch, mlp; or a spec file); see --help');
+  if (!v.model && !v.init) {
+    throw new UsageError('--model is required (a preset: keras, pytorch, mlp; or a spec file), or --init FILE; see --help');
+  }
+  if ((v.reinit || v.classes) && !v.init) throw new UsageError('--reinit and --classes change the head of an --init model; give --init FILE');
+  const classes = v.classes === undefined ? null : numberOption(v, 'classes', 10, { min: 2, max: 256, integer: true });
   const optimizer = v.optimizer ?? 'adam';
   if (!['adam', 'sgd'].includes(optimizer)) throw new UsageError(`--optimizer '${optimizer}' (expected adam or sgd)`);
   const schedule = v.schedule ?? 'cosine';
@@ -124,20 +134,33 @@ async function main() {
   // bad output path or a test set the model cannot take.
   if (v.out) await checkWritable(v.out, '--out');
   const cnn = await loadCnn({ variant });
-  const spec = await resolveSpec(cnn, v.model);
-  const model = cnn.createModel(spec, { seed, maxBatch: Math.max(batch, 128) });
   const initBytes = v.init ? await readBytes(v.init, cnn, '--init') : null;
+  let spec = v.model ? await resolveSpec(cnn, v.model) : aboutFile(v.init, () => {
+    const source = cnn.loadModel(initBytes, { maxBatch: 1 });
+    const text = source.spec;
+    source.free();
+    return text;
+  });
+  const reinit = (v.reinit ?? '').split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
+  if (classes) {
+    const probe = cnn.createModel(spec, { maxBatch: 1 });
+    spec = probe.specWithClasses(classes);
+    if (!reinit.includes(probe.headName)) reinit.push(probe.headName);
+    probe.free();
+  }
+  const model = cnn.createModel(spec, { seed, maxBatch: Math.max(batch, 128) });
   const [train, test] = [await loadIdxPair(cnn, 'train', v.data), await loadIdxPair(cnn, 'test', v.data)];
   checkData(model, train, 'training');
   checkData(model, test, 'test');
   if (fitOptions.limit) fitOptions.limit = Math.min(fitOptions.limit, train.count);
   if (initBytes) {
-    const n = aboutFile(v.init, () => model.loadWeights(initBytes));
-    say(`loaded ${n} tensors from ${v.init}`);
+    // layers drawn afresh are those of the new model, created from the seed; the others come from the file
+    const n = aboutFile(v.init, () => model.loadWeights(initBytes, reinit.length ? { except: reinit } : {}));
+    say(`loaded ${n} tensors from ${v.init}${reinit.length ? `; ${reinit.join(', ')} drawn afresh${classes ? ` (${classes} classes)` : ''}` : ''}`);
   }
   if (v.freeze) model.freeze(v.freeze.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
   const used = fitOptions.limit ?? train.count, held = Math.round(used * fitOptions.validationSplit);
-  const header = `training ${v.model} (${model.paramCount} parameters) on ${used - held} images` +
+  const header = `training ${v.model ?? `${v.init}'s architecture`} (${model.paramCount} parameters) on ${used - held} images` +
     `${held ? ` (${held} more held out for validation)` : ''}, ${cnn.kernels} kernels` +
     `${workers > 1 ? `, ${workers} threads` : ''}`;
 

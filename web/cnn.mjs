@@ -761,17 +761,54 @@ export class Model extends HeapObject {
   /**
    * Loads weights from a .safetensors file into this model (for fine-tuning).
    * @param {Uint8Array|ArrayBuffer} bytes
-   * @param {{strict?: boolean}} [o] strict (default): the file must hold exactly this model's tensors;
-   *   otherwise tensors matching by name and shape are loaded and the rest ignored
+   * @param {{strict?: boolean, except?: string|string[]}} [o] strict (default): the file must hold exactly this
+   *   model's tensors; otherwise tensors matching by name and shape are loaded and the rest ignored. except:
+   *   parameter layers left as they are (a new head): their tensors are neither needed nor loaded, whatever their
+   *   shape in the file; everything else is loaded strictly
    * @returns {number} tensors loaded
    */
-  loadWeights(bytes, { strict = true } = {}) {
+  loadWeights(bytes, { strict = true, except } = {}) {
     this._notTraining('loadWeights');
     const m = this._m, cnn = this._cnn;
+    const names = except === undefined ? null : [].concat(except);
+    if (names && !names.length) throw new CnnError('loadWeights: except is empty (name the layers to leave out)', 1);
     return cnn._withBytes(cnn._fileBytes(bytes, 'loadWeights'), 'loadWeights', (p, n) => cnn._withBuffer(4, 'loadWeights', (out) => {
-      cnn._check(m._cnn_model_load_weights(this._ptr, p, n, strict ? 1 : 0, out));
+      if (names) {
+        cnn._withString(names.join(','), 'loadWeights: except', (s) => cnn._check(m._cnn_model_load_weights_except(this._ptr, p, n, s, out)));
+      } else {
+        cnn._check(m._cnn_model_load_weights(this._ptr, p, n, strict ? 1 : 0, out));
+      }
       return m.HEAP32[out >> 2];
     }));
+  }
+
+  /**
+   * Draws parameter layers' weights afresh from the model's generator, as at creation (a new head).
+   * @param {string|string[]} names e.g. 'fc2'
+   */
+  reinit(names) {
+    this._notTraining('reinit');
+    for (const name of [].concat(names)) {
+      this._cnn._withString(name, 'reinit', (s) => this._cnn._check(this._m._cnn_model_reinit_layer(this._ptr, s)));
+    }
+  }
+
+  /** @returns {string} the name of the output layer (the last dense layer, whose size is the class count) */
+  get headName() {
+    return this.layers.filter((l) => l.kind === 'dense').at(-1).name;
+  }
+
+  /**
+   * This model's spec with another class count: the last dense layer resized. For a new head on a pre-trained
+   * body: cnn.createModel(model.specWithClasses(5)).loadWeights(model.save(), {except: model.headName}).
+   * @param {number} classes 2..limits.classes @returns {string}
+   */
+  specWithClasses(classes) {
+    checkInt('specWithClasses: classes', classes, 2, this._cnn.limits.classes);
+    const lines = this.spec.trimEnd().split('\n');
+    const head = lines.findLastIndex((l) => /^dense \d+$/.test(l));
+    lines[head] = `dense ${classes}`;
+    return `${lines.join('\n')}\n`;
   }
 
   /** Releases the core's memory; the model cannot be used afterwards. Throws while a fit() uses it. */
