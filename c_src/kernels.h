@@ -24,22 +24,24 @@ typedef struct {
      * work: CNN_GEMM_WORK_FLOATS floats (unused by the reference). */
     void (*gemm)(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs, int b_cs,
                  int m, int n, int k, int accumulate, float *work);
+    /* Elementwise forward kernels may run in place (y == x). Backward kernels write the input gradient
+     * (dx = g, where dx may be dy: in place) or, when accumulate is 1, add it (dx += g, dx != dy). */
     /* y = max(x, 0)  (x > 0 ? x : 0: NaN and -0 give 0... exactly as pmax(0, x)) */
     void (*relu_fwd)(float *y, const float *x, size_t n);
-    /* dx = y > 0 ? dy : 0 */
-    void (*relu_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    /* g = y > 0 ? dy : 0 */
+    void (*relu_bwd)(float *dx, const float *y, const float *dy, size_t n, int accumulate);
     void (*sigmoid_fwd)(float *y, const float *x, size_t n);
-    /* dx = dy * y * (1 - y) */
-    void (*sigmoid_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    /* g = dy * y * (1 - y) */
+    void (*sigmoid_bwd)(float *dx, const float *y, const float *dy, size_t n, int accumulate);
     void (*tanh_fwd)(float *y, const float *x, size_t n);
-    /* dx = dy * (1 - y * y) */
-    void (*tanh_bwd)(float *dx, const float *y, const float *dy, size_t n);
+    /* g = dy * (1 - y * y) */
+    void (*tanh_bwd)(float *dx, const float *y, const float *dy, size_t n, int accumulate);
     /* 2x2 stride-2 pooling: y (n, h/2, w/2, c) <- x (n, h, w, c); odd h or w: the last row/column is dropped */
     void (*maxpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
-    /* dx (n, h, w, c) overwritten: dy goes to the first window position (row-major) equal to the max */
+    /* dx (n, h, w, c) accumulates: dy goes to the first window position (row-major) equal to the max */
     void (*maxpool_bwd)(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w, int c);
     void (*avgpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
-    /* dx (n, h, w, c) overwritten: dy / 4 to each window position */
+    /* dx (n, h, w, c) accumulates dy / 4 at each window position */
     void (*avgpool_bwd)(float *dx, const float *dy, int n, int h, int w, int c);
     /* y (rows, cols) += b (cols) for every row */
     void (*bias_add)(float *y, const float *b, int rows, int cols);
@@ -76,12 +78,13 @@ void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float 
 
 /* ---- layout helpers shared by all variants (memory movement, no arithmetic to vectorise by hand) ---- */
 /* col (rows, k * k * c) <- output rows [row0, row0 + rows) of the convolution of x (n, h, w, c): output row r is
- * (image, oy, ox) with r = (image * oh + oy) * ow + ox; columns (ky, kx, channel); zero padding. */
-void cnn_im2col(float *col, const float *x, size_t row0, int rows, int h, int w, int c, int k, int pad, int oh,
-                int ow);
+ * (image, oy, ox) with r = (image * oh + oy) * ow + ox, its window's top-left input pixel at
+ * (oy * stride - pad, ox * stride - pad); columns (ky, kx, channel); zero padding. */
+void cnn_im2col(float *col, const float *x, size_t row0, int rows, int h, int w, int c, int k, int stride, int pad,
+                int oh, int ow);
 /* dx (n, h, w, c) accumulates the scatter-add of dcol (rows, k * k * c) for the same output rows. */
-void cnn_col2im_add(float *dx, const float *dcol, size_t row0, int rows, int h, int w, int c, int k, int pad,
-                    int oh, int ow);
+void cnn_col2im_add(float *dx, const float *dcol, size_t row0, int rows, int h, int w, int c, int k, int stride,
+                    int pad, int oh, int ow);
 
 /* exp(x) for float, the same polynomial in the scalar and the SIMD kernels so they agree bit for bit. */
 float cnn_expf_poly(float x);

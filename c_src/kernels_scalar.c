@@ -47,16 +47,22 @@ static void relu_fwd__scalar(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-static void relu_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+static void relu_bwd__scalar(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
+    if (accumulate)
+        for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void sigmoid_fwd__scalar(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + cnn_expf_poly(-x[i]));
 }
 
-static void sigmoid_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+static void sigmoid_bwd__scalar(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
+    if (accumulate)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
 }
 
 /* tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)): no overflow, exact sign for -0. */
@@ -67,8 +73,11 @@ static void tanh_fwd__scalar(float *y, const float *x, size_t n) {
     }
 }
 
-static void tanh_bwd__scalar(float *dx, const float *y, const float *dy, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+static void tanh_bwd__scalar(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
+    if (accumulate)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
 static void maxpool_fwd__scalar(float *y, const float *x, int n, int h, int w, int c) {
@@ -92,7 +101,6 @@ static void maxpool_fwd__scalar(float *y, const float *x, int n, int h, int w, i
 static void maxpool_bwd__scalar(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w,
                                 int c) {
     int oh = h / 2, ow = w / 2;
-    for (size_t i = 0, total = (size_t)n * h * w * c; i < total; i++) dx[i] = 0.0f;
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -102,7 +110,7 @@ static void maxpool_bwd__scalar(float *dx, const float *x, const float *y, const
                 for (int ch = 0; ch < c; ch++) {
                     for (int q = 0; q < 4; q++)
                         if (x[offs[q] + ch] == y[o + ch]) {
-                            dx[offs[q] + ch] = dy[o + ch];
+                            dx[offs[q] + ch] += dy[o + ch];
                             break;
                         }
                 }
@@ -123,7 +131,6 @@ static void avgpool_fwd__scalar(float *y, const float *x, int n, int h, int w, i
 
 static void avgpool_bwd__scalar(float *dx, const float *dy, int n, int h, int w, int c) {
     int oh = h / 2, ow = w / 2;
-    for (size_t i = 0, total = (size_t)n * h * w * c; i < total; i++) dx[i] = 0.0f;
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -132,7 +139,7 @@ static void avgpool_bwd__scalar(float *dx, const float *dy, int n, int h, int w,
                 const float *g = dy + (((size_t)img * oh + oy) * ow + ox) * c;
                 for (int ch = 0; ch < c; ch++) {
                     float v = g[ch] * 0.25f;
-                    p00[ch] = v; p01[ch] = v; p10[ch] = v; p11[ch] = v;
+                    p00[ch] += v; p01[ch] += v; p10[ch] += v; p11[ch] += v;
                 }
             }
 }

@@ -41,14 +41,22 @@ static void relu_fwd__wasmsimd(float *y, const float *x, size_t n) {
     for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-static void relu_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+/* dx = g, or dx += g when accumulating (4 lanes of g in v, at dx + i) */
+static inline void store_grad(float *dx, size_t i, v128_t v, int accumulate) {
+    wasm_v128_store(dx + i, accumulate ? wasm_f32x4_add(wasm_v128_load(dx + i), v) : v);
+}
+
+static void relu_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
     const v128_t zero = wasm_f32x4_splat(0.0f);
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         v128_t keep = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
-        wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), keep));
+        store_grad(dx, i, wasm_v128_and(wasm_v128_load(dy + i), keep), accumulate);
     }
-    for (; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (; i < n; i++) {
+        float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
 }
 
 static void sigmoid_fwd__wasmsimd(float *y, const float *x, size_t n) {
@@ -61,14 +69,17 @@ static void sigmoid_fwd__wasmsimd(float *y, const float *x, size_t n) {
     for (; i < n; i++) y[i] = 1.0f / (1.0f + cnn_expf_poly(-x[i]));
 }
 
-static void sigmoid_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+static void sigmoid_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
     const v128_t one = wasm_f32x4_splat(1.0f);
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         v128_t yv = wasm_v128_load(y + i);
-        wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_mul(yv, wasm_f32x4_sub(one, yv))));
+        store_grad(dx, i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_mul(yv, wasm_f32x4_sub(one, yv))), accumulate);
     }
-    for (; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+    for (; i < n; i++) {
+        float g = dy[i] * (y[i] * (1.0f - y[i]));
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
 }
 
 static void tanh_fwd__wasmsimd(float *y, const float *x, size_t n) {
@@ -88,14 +99,17 @@ static void tanh_fwd__wasmsimd(float *y, const float *x, size_t n) {
     }
 }
 
-static void tanh_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n) {
+static void tanh_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n, int accumulate) {
     const v128_t one = wasm_f32x4_splat(1.0f);
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         v128_t yv = wasm_v128_load(y + i);
-        wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_sub(one, wasm_f32x4_mul(yv, yv))));
+        store_grad(dx, i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_sub(one, wasm_f32x4_mul(yv, yv))), accumulate);
     }
-    for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    for (; i < n; i++) {
+        float g = dy[i] * (1.0f - y[i] * y[i]);
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
 }
 
 static void maxpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w, int c) {
@@ -128,10 +142,6 @@ static void maxpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w,
 static void maxpool_bwd__wasmsimd(float *dx, const float *x, const float *y, const float *dy, int n, int h,
                                   int w, int c) {
     int oh = h / 2, ow = w / 2;
-    const v128_t zero = wasm_f32x4_splat(0.0f);
-    size_t total = (size_t)n * h * w * c, i = 0;
-    for (; i + 4 <= total; i += 4) wasm_v128_store(dx + i, zero);
-    for (; i < total; i++) dx[i] = 0.0f;
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -145,14 +155,15 @@ static void maxpool_bwd__wasmsimd(float *dx, const float *x, const float *y, con
                     for (int q = 0; q < 4; q++) {
                         /* the first window position equal to the max takes the gradient */
                         v128_t hit = wasm_v128_andnot(wasm_f32x4_eq(wasm_v128_load(x + offs[q] + ch), m), taken);
-                        wasm_v128_store(dx + offs[q] + ch, wasm_v128_and(g, hit));
+                        float *d = dx + offs[q] + ch;
+                        wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), wasm_v128_and(g, hit)));
                         taken = wasm_v128_or(taken, hit);
                     }
                 }
                 for (; ch < c; ch++)
                     for (int q = 0; q < 4; q++)
                         if (x[offs[q] + ch] == y[o + ch]) {
-                            dx[offs[q] + ch] = dy[o + ch];
+                            dx[offs[q] + ch] += dy[o + ch];
                             break;
                         }
             }
@@ -180,10 +191,7 @@ static void avgpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w,
 
 static void avgpool_bwd__wasmsimd(float *dx, const float *dy, int n, int h, int w, int c) {
     int oh = h / 2, ow = w / 2;
-    const v128_t quarter = wasm_f32x4_splat(0.25f), zero = wasm_f32x4_splat(0.0f);
-    size_t total = (size_t)n * h * w * c, i = 0;
-    for (; i + 4 <= total; i += 4) wasm_v128_store(dx + i, zero);
-    for (; i < total; i++) dx[i] = 0.0f;
+    const v128_t quarter = wasm_f32x4_splat(0.25f);
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -193,12 +201,14 @@ static void avgpool_bwd__wasmsimd(float *dx, const float *dy, int n, int h, int 
                 int ch = 0;
                 for (; ch + 4 <= c; ch += 4) {
                     v128_t v = wasm_f32x4_mul(wasm_v128_load(g + ch), quarter);
-                    wasm_v128_store(p00 + ch, v); wasm_v128_store(p01 + ch, v);
-                    wasm_v128_store(p10 + ch, v); wasm_v128_store(p11 + ch, v);
+                    wasm_v128_store(p00 + ch, wasm_f32x4_add(wasm_v128_load(p00 + ch), v));
+                    wasm_v128_store(p01 + ch, wasm_f32x4_add(wasm_v128_load(p01 + ch), v));
+                    wasm_v128_store(p10 + ch, wasm_f32x4_add(wasm_v128_load(p10 + ch), v));
+                    wasm_v128_store(p11 + ch, wasm_f32x4_add(wasm_v128_load(p11 + ch), v));
                 }
                 for (; ch < c; ch++) {
                     float v = g[ch] * 0.25f;
-                    p00[ch] = v; p01[ch] = v; p10[ch] = v; p11[ch] = v;
+                    p00[ch] += v; p01[ch] += v; p10[ch] += v; p11[ch] += v;
                 }
             }
 }

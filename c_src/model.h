@@ -1,8 +1,9 @@
-/* model.h - the model's internal structure, shared by spec.c, model.c, weights.c and train.c. */
+/* model.h - the model's internal structure, shared by spec.c, model.c, weights.c, optim.c and train.c. */
 #ifndef CNN_MODEL_H
 #define CNN_MODEL_H
 
 #include "internal.h"
+#include "layers.h"
 
 #define CNN_MAX_LAYERS 64
 #define CNN_MAX_SIDE 1024
@@ -23,44 +24,21 @@ struct cnn_dataset {
     uint8_t *labels; /* (n) */
 };
 
-typedef enum {
-    L_CONV, L_DENSE, L_MAXPOOL, L_AVGPOOL, L_RELU, L_SIGMOID, L_TANH, L_DROPOUT, L_FLATTEN, L_SOFTMAX
-} cnn_layer_kind;
-
-typedef struct {
-    cnn_layer_kind kind;
-    char name[24];
-    int ih, iw, ic;          /* input shape (H, W, C); dense: (1, 1, in) after flatten */
-    int oh, ow, oc;          /* output shape */
-    int k, pad;              /* conv: kernel side, zero padding per side */
-    float p;                 /* dropout probability */
-    /* dense after a flatten of (fh, fw, fc): the weight file orders inputs (C, H, W), we order (H, W, C) */
-    int fh, fw, fc;
-    size_t w_off, b_off;     /* offsets into the parameter arena (and the gradient and optimizer arenas) */
-    size_t w_count, b_count; /* 0 for layers without parameters */
-    size_t in_off, out_off;  /* offsets into the activation arenas; per image sizes are in_size, out_size */
-    size_t in_size, out_size;
-    size_t mask_off;         /* dropout: offset of its mask in the activation arena */
-    int frozen;
-    int relu_follows;        /* initialisation: He for layers followed by ReLU, Glorot otherwise */
-} cnn_layer;
-
 struct cnn_model {
-    cnn_layer layers[CNN_MAX_LAYERS];
+    cnn_layer layers[CNN_MAX_LAYERS]; /* in evaluation order; each reads the output of an earlier one */
     int nlayers;
     int in_h, in_w, in_c, classes;
     int max_batch;
     char *spec;          /* canonical spec text */
     cnn_rng rng;         /* all randomness: init, shuffle, dropout, augmentation */
     size_t nparams;
-    float *params;       /* (nparams) weights and biases, layer by layer */
+    float *params;       /* (nparams) parameters, layer by layer, each layer's tensors in descriptor order */
     float *grads;        /* (nparams) d params, accumulated by backward */
-    size_t act_per_image;/* floats of activations per image (all layer inputs/outputs + dropout masks) */
-    float *acts;         /* (max_batch, ...) per-layer blocks of (max_batch, size) */
-    float *dacts;        /* same shape as acts: gradients of the activations */
-    float *col;          /* (rows, k * k * c) im2col workspace, at most CNN_CONV_CHUNK_FLOATS */
-    float *dcol;         /* same size, gradient of col */
-    float *gemm_work;    /* CNN_GEMM_WORK_FLOATS */
+    size_t act_floats;   /* floats of each activation arena */
+    size_t act_per_image;/* act_floats / max_batch */
+    float *acts;         /* the input block, then per-layer blocks of (max_batch, size) and layer scratch */
+    float *dacts;        /* same layout as acts: gradients of the activations */
+    cnn_workspace ws;    /* convolution unrolling and GEMM packing */
     int last_batch;      /* images in the last forward pass (predict, evaluate or a training step) */
 };
 
@@ -71,8 +49,9 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset);
 /* Forward pass over n <= max_batch images already in the input block of acts. training: dropout on.
  * Leaves probabilities in the softmax output. (model.c) */
 void cnn_model_forward(cnn_model *m, int n, int training);
-/* Backward pass for n images with labels: accumulates parameter gradients; returns nothing. The mean loss
- * is computed by the caller from the probabilities. (model.c) */
+/* Backward pass for n images with labels, after a training forward pass: zeroes the activation gradients it
+ * needs, then accumulates parameter gradients (parameter gradients are zeroed by the caller). It stops at the
+ * lowest trainable layer. The mean loss is computed by the caller from the probabilities. (model.c) */
 void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels);
 /* The input block (max_batch, H, W, C) and the probability block (max_batch, classes). */
 float *cnn_model_input(cnn_model *m);

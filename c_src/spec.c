@@ -1,4 +1,7 @@
-/* spec.c - the architecture spec: presets, parsing, validation and the canonical text. */
+/* spec.c - the architecture spec: presets, parsing into layers, validation and the canonical text.
+ * What a statement means is up to its layer kind's descriptor (layers.h); this file handles the text, the
+ * statements that are not layers (input, softmax), implicit flattens and activation shorthands, names and the
+ * checks on the network as a whole. */
 #define _POSIX_C_SOURCE 200809L /* strtok_r */
 #include <ctype.h>
 #include <stdio.h>
@@ -7,213 +10,125 @@
 
 #include "model.h"
 
+typedef struct {
+    const char *name, *spec;
+} preset;
+
+static const preset presets[] = {
+    {"keras", "conv2d 32 3x3 relu; maxpool 2; conv2d 64 3x3 relu; maxpool 2; flatten; dense 128 relu; dropout 0.5; "
+              "dense 10"},
+    {"pytorch", "conv2d 32 3x3 relu; conv2d 64 3x3 relu; maxpool 2; dropout 0.25; flatten; dense 128 relu; "
+                "dropout 0.5; dense 10"},
+    {"mlp", "flatten; dense 128 relu; dense 10"},
+};
+
 const char *cnn_preset_spec(const char *name) {
-    if (!name) return NULL;
-    if (strcmp(name, "keras") == 0)
-        return "conv2d 32 3x3 relu; maxpool 2; conv2d 64 3x3 relu; maxpool 2; flatten; dense 128 relu; "
-               "dropout 0.5; dense 10";
-    if (strcmp(name, "pytorch") == 0)
-        return "conv2d 32 3x3 relu; conv2d 64 3x3 relu; maxpool 2; dropout 0.25; flatten; dense 128 relu; "
-               "dropout 0.5; dense 10";
-    if (strcmp(name, "mlp") == 0) return "flatten; dense 128 relu; dense 10";
+    for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i].name) == 0) return presets[i].spec;
     return NULL;
 }
 
 #define MAX_WORDS 8
 #define MAX_STATEMENT 256
+#define MAX_STATEMENTS 512
 
 typedef struct {
     cnn_model *m;
-    int h, w, c;  /* current shape */
-    int flat;     /* after flatten or dense */
-    int fh, fw, fc; /* the spatial shape the current flat features came from ((1, 1, N) after a dense) */
-    int counts[L_SOFTMAX + 1];
-    int pools;
-    int seen_input;       /* an input statement was given */
-    int statement;        /* 1-based index of the statement being parsed, for messages */
-    const char *text;     /* its text, for messages */
+    int h, w, c;    /* current shape */
+    int flat;       /* the current value is flat features (after flatten or dense) */
+    int fh, fw, fc; /* the (H, W, C) order of those features ((1, 1, N) after a dense) */
+    int cur;        /* the layer producing the current value, -1 for the input */
+    int seen_input; /* an input statement was given */
+    cnn_stmt st;    /* the statement being parsed, for messages */
 } builder;
 
-static int bad(const builder *b, const char *fmt, const char *detail) {
-    char msg[256];
-    snprintf(msg, sizeof msg, fmt, detail);
-    return cnn_fail(CNN_E_FORMAT, "spec: layer %d ('%.60s'): %s", b->statement, b->text, msg);
-}
+static int too_many(const builder *b) { return cnn_spec_fail(&b->st, "too many layers (at most %d)", CNN_MAX_LAYERS); }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    if (!*s || !isdigit((unsigned char)*s)) return -1;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* Parses "AxBxC" (up to max parts, each 1..4096) into out; returns the number of parts, or -1. */
-static int parse_dims(const char *s, int *out, int max) {
-    int n = 0;
-    char part[16];
-    while (*s) {
-        size_t len = strcspn(s, "x");
-        if (n == max || len == 0 || len >= sizeof part) return -1;
-        memcpy(part, s, len);
-        part[len] = 0;
-        if (parse_int(part, 1, 4096, &out[n++])) return -1;
-        s += len;
-        if (*s == 'x' && !*++s) return -1; /* a trailing 'x' */
-    }
-    return n;
-}
-
-static cnn_layer *add_layer(builder *b, cnn_layer_kind kind) {
-    static const char *prefix[] = {"conv", "fc", "pool", "pool", "relu", "sigmoid", "tanh", "dropout", "flatten", "softmax"};
+/* Appends a layer of the given kind reading the current value, with the hyper-parameters of proto (may be
+ * NULL); infers its shape and makes its output the current value. */
+static int add_layer(builder *b, cnn_layer_kind kind, const cnn_layer *proto) {
     cnn_model *m = b->m;
-    if (m->nlayers >= CNN_MAX_LAYERS) return NULL;
-    cnn_layer *l = &m->layers[m->nlayers++];
-    memset(l, 0, sizeof *l);
+    const cnn_layer_desc *d = cnn_layer_desc_of(kind);
+    if (m->nlayers >= CNN_MAX_LAYERS) return too_many(b);
+    cnn_layer *l = &m->layers[m->nlayers];
+    if (proto) *l = *proto;
+    else memset(l, 0, sizeof *l);
     l->kind = kind;
-    int idx = (kind == L_MAXPOOL || kind == L_AVGPOOL) ? ++b->pools : ++b->counts[kind];
-    if (kind == L_SOFTMAX)
-        snprintf(l->name, sizeof l->name, "softmax");
-    else
-        snprintf(l->name, sizeof l->name, "%s%d", prefix[kind], idx);
+    if (d->prefix) {
+        int same = 0; /* the ordinal among layers with the same name prefix: conv1, conv2, ...; pool1, ... */
+        for (int i = 0; i < m->nlayers; i++) {
+            const char *q = cnn_layer_desc_of(m->layers[i].kind)->prefix;
+            same += q && strcmp(q, d->prefix) == 0;
+        }
+        snprintf(l->name, sizeof l->name, "%s%d", d->prefix, same + 1);
+    } else {
+        snprintf(l->name, sizeof l->name, "%s", d->name);
+    }
+    l->src = b->cur;
     l->ih = b->h, l->iw = b->w, l->ic = b->c;
-    l->oh = b->h, l->ow = b->w, l->oc = b->c;
-    return l;
-}
-
-static void set_out(builder *b, cnn_layer *l, int h, int w, int c) {
-    l->oh = b->h = h;
-    l->ow = b->w = w;
-    l->oc = b->c = c;
-}
-
-static int too_many(builder *b) { return bad(b, "too many layers (at most %s)", "64"); }
-
-static int add_flatten(builder *b) {
-    cnn_layer *l = add_layer(b, L_FLATTEN);
-    if (!l) return too_many(b);
-    b->fh = b->h, b->fw = b->w, b->fc = b->c;
-    set_out(b, l, 1, 1, b->h * b->w * b->c);
-    b->flat = 1;
+    l->oh = b->h, l->ow = b->w, l->oc = d->infer ? l->oc : b->c;
+    l->fh = b->fh, l->fw = b->fw, l->fc = b->fc;
+    if (d->infer) {
+        int st = d->infer(l, &b->st);
+        if (st) return st;
+    }
+    m->nlayers++;
+    if ((d->flags & LF_FLAT_OUTPUT) && !(d->flags & LF_ALIAS)) b->fh = 1, b->fw = 1, b->fc = l->oc;
+    else if (d->flags & LF_ALIAS) b->fh = b->h, b->fw = b->w, b->fc = b->c;
+    b->flat |= (d->flags & LF_FLAT_OUTPUT) != 0;
+    b->h = l->oh, b->w = l->ow, b->c = l->oc;
+    b->cur = m->nlayers - 1;
     return CNN_OK;
 }
 
-static int add_activation(builder *b, const char *word) {
-    cnn_layer_kind kind = strcmp(word, "relu") == 0 ? L_RELU : strcmp(word, "sigmoid") == 0 ? L_SIGMOID : L_TANH;
-    if (!add_layer(b, kind)) return too_many(b);
+static int parse_input(builder *b, char **words, int nw) {
+    cnn_model *m = b->m;
+    int dims[3] = {0, 0, 1};
+    if (m->nlayers > 0 || b->seen_input) return cnn_spec_fail(&b->st, "input must come first, once");
+    if (nw != 2) return cnn_spec_fail(&b->st, "expected 'input HxW' or 'input HxWxC'");
+    int n = cnn_parse_dims(words[1], dims, 3);
+    if (n < 2 || dims[0] > CNN_MAX_SIDE || dims[1] > CNN_MAX_SIDE || dims[2] > CNN_MAX_CHANNELS)
+        return cnn_spec_fail(&b->st, "input shape '%s' is not HxW or HxWxC with sides 1..%d and 1..%d channels",
+                             words[1], CNN_MAX_SIDE, CNN_MAX_CHANNELS);
+    b->h = m->in_h = dims[0], b->w = m->in_w = dims[1], b->c = m->in_c = dims[2];
+    b->seen_input = 1;
     return CNN_OK;
 }
-
-static int is_activation(const char *w) { return !strcmp(w, "relu") || !strcmp(w, "sigmoid") || !strcmp(w, "tanh"); }
 
 static int parse_statement(builder *b, char **words, int nw, int is_last) {
-    const char *kind = words[0];
-    cnn_model *m = b->m;
-    if (!strcmp(kind, "input")) {
-        int dims[3] = {0, 0, 1};
-        if (m->nlayers > 0 || b->seen_input) return bad(b, "%s must come first, once", "input");
-        if (nw != 2) return bad(b, "expected 'input HxW' or 'input HxWxC'%s", "");
-        int n = parse_dims(words[1], dims, 3);
-        if (n < 2 || dims[0] > CNN_MAX_SIDE || dims[1] > CNN_MAX_SIDE || dims[2] > CNN_MAX_CHANNELS)
-            return bad(b, "input shape '%s' is not HxW or HxWxC with sides 1..1024 and 1..16 channels", words[1]);
-        b->h = m->in_h = dims[0], b->w = m->in_w = dims[1], b->c = m->in_c = dims[2];
-        b->seen_input = 1;
-        return CNN_OK;
-    }
-    if (!strcmp(kind, "conv2d") || !strcmp(kind, "conv")) {
-        int f, k, k2, same = 0;
-        const char *act = NULL;
-        if (b->flat) return bad(b, "a convolution cannot follow %s (its input has no spatial shape)", "flatten or dense");
-        if (nw < 3) return bad(b, "expected 'conv2d FILTERS KxK [valid|same] [relu|sigmoid|tanh]'%s", "");
-        if (parse_int(words[1], 1, 1024, &f)) return bad(b, "filter count '%s' is not an integer in 1..1024", words[1]);
-        int kd[2] = {0, 0};
-        int n = parse_dims(words[2], kd, 2);
-        if (n < 1) return bad(b, "kernel size '%s' is not KxK with K in 1..15", words[2]);
-        k = kd[0], k2 = n == 2 ? kd[1] : kd[0];
-        if (k != k2) return bad(b, "kernel '%s' is not square (only KxK kernels are supported)", words[2]);
-        if (k > 15) return bad(b, "kernel size '%s' is out of range (1x1 to 15x15)", words[2]);
-        for (int i = 3; i < nw; i++) {
-            if (!strcmp(words[i], "same")) same = 1;
-            else if (!strcmp(words[i], "valid")) same = 0;
-            else if (is_activation(words[i]) && !act) act = words[i];
-            else return bad(b, "unknown option '%s' (expected valid, same, relu, sigmoid or tanh)", words[i]);
-        }
-        if (same && k % 2 == 0) return bad(b, "'same' padding needs an odd kernel, got %s", words[2]);
-        if (!same && (k > b->h || k > b->w)) {
-            char detail[64];
-            snprintf(detail, sizeof detail, "%dx%d is larger than its %dx%d input", k, k, b->h, b->w);
-            return bad(b, "kernel %s", detail);
-        }
-        cnn_layer *l = add_layer(b, L_CONV);
-        if (!l) return too_many(b);
-        l->k = k;
-        l->pad = same ? (k - 1) / 2 : 0;
-        set_out(b, l, same ? b->h : b->h - k + 1, same ? b->w : b->w - k + 1, f);
-        l->w_count = (size_t)f * k * k * l->ic;
-        l->b_count = (size_t)f;
-        return act ? add_activation(b, act) : CNN_OK;
-    }
-    if (!strcmp(kind, "maxpool") || !strcmp(kind, "avgpool")) {
-        if (b->flat) return bad(b, "pooling cannot follow %s", "flatten or dense");
-        if (nw > 2 || (nw == 2 && strcmp(words[1], "2") && strcmp(words[1], "2x2")))
-            return bad(b, "only 2x2 pooling with stride 2 is supported (write '%s 2')", kind);
-        if (b->h < 2 || b->w < 2) {
-            char detail[32];
-            snprintf(detail, sizeof detail, "%dx%d", b->h, b->w);
-            return bad(b, "input %s is too small to pool 2x2", detail);
-        }
-        cnn_layer *l = add_layer(b, kind[0] == 'm' ? L_MAXPOOL : L_AVGPOOL);
-        if (!l) return too_many(b);
-        set_out(b, l, b->h / 2, b->w / 2, b->c);
-        return CNN_OK;
-    }
-    if (!strcmp(kind, "dense") || !strcmp(kind, "linear")) {
-        int units;
-        if (nw < 2 || nw > 3) return bad(b, "expected 'dense UNITS [relu|sigmoid|tanh]'%s", "");
-        if (parse_int(words[1], 1, 65536, &units)) return bad(b, "unit count '%s' is not an integer in 1..65536", words[1]);
-        if (nw == 3 && !is_activation(words[2]))
-            return bad(b, "unknown option '%s' (expected relu, sigmoid or tanh)", words[2]);
-        if (!b->flat) {
-            int st = add_flatten(b);
-            if (st) return st;
-        }
-        cnn_layer *l = add_layer(b, L_DENSE);
-        if (!l) return too_many(b);
-        l->fh = b->fh, l->fw = b->fw, l->fc = b->fc;
-        set_out(b, l, 1, 1, units);
-        l->w_count = (size_t)units * l->ic;
-        l->b_count = (size_t)units;
-        if ((double)units * l->ic > CNN_MAX_PARAMS) return bad(b, "too many weights (at most %s)", "67108864");
-        b->flat = 1;
-        b->fh = 1, b->fw = 1, b->fc = units;
-        return nw == 3 ? add_activation(b, words[2]) : CNN_OK;
-    }
-    if (is_activation(kind)) {
-        if (nw != 1) return bad(b, "'%s' takes no arguments", kind);
-        return add_activation(b, kind);
-    }
-    if (!strcmp(kind, "dropout")) {
-        char *end;
-        if (nw != 2) return bad(b, "expected 'dropout P' with 0 <= P < 1%s", "");
-        double p = strtod(words[1], &end);
-        /* checked as the float it is stored as: 0.99999999 would round to 1 */
-        if (*end || !(p >= 0 && (float)p < 1.0f)) return bad(b, "dropout probability '%s' is not in [0, 1)", words[1]);
-        cnn_layer *l = add_layer(b, L_DROPOUT);
-        if (!l) return too_many(b);
-        l->p = (float)p;
-        return CNN_OK;
-    }
-    if (!strcmp(kind, "flatten")) {
-        if (nw != 1) return bad(b, "'%s' takes no arguments", kind);
-        return b->flat ? CNN_OK : add_flatten(b);
-    }
-    if (!strcmp(kind, "softmax")) {
-        if (!is_last) return bad(b, "%s must be the last layer", "softmax");
+    const char *word = words[0];
+    if (!strcmp(word, "input")) return parse_input(b, words, nw);
+    if (!strcmp(word, "softmax")) {
+        if (!is_last) return cnn_spec_fail(&b->st, "softmax must be the last layer");
         return CNN_OK; /* always appended */
     }
-    return bad(b, "unknown layer '%s' (expected input, conv2d, maxpool, avgpool, dense, relu, sigmoid, tanh, "
-                  "dropout, flatten or softmax)", kind);
+    int kind = cnn_layer_kind_by_word(word);
+    if (kind < 0) {
+        char kinds[256];
+        cnn_layer_keywords(kinds, sizeof kinds, 0, ", ");
+        return cnn_spec_fail(&b->st, "unknown layer '%s' (expected input, %s or softmax)", word, kinds);
+    }
+    const cnn_layer_desc *d = cnn_layer_desc_of(kind);
+    if ((d->flags & LF_SPATIAL) && b->flat)
+        return cnn_spec_fail(&b->st, "%s cannot follow flatten or dense (its input has no spatial shape)", d->noun);
+    cnn_layer proto;
+    memset(&proto, 0, sizeof proto);
+    proto.kind = kind;
+    const char *act = NULL;
+    if (d->parse) {
+        int st = d->parse(&proto, words + 1, nw - 1, &act, &b->st);
+        if (st) return st;
+    } else if (nw != 1) {
+        return cnn_spec_fail(&b->st, "'%s' takes no arguments", word);
+    }
+    if ((d->flags & LF_ALIAS) && b->flat) return CNN_OK; /* flatten of flat features: nothing to do */
+    if ((d->flags & LF_FLAT_INPUT) && !b->flat) {
+        int st = add_layer(b, L_FLATTEN, NULL);
+        if (st) return st;
+    }
+    int st = add_layer(b, kind, &proto);
+    if (st == CNN_OK && act) st = add_layer(b, cnn_layer_kind_by_word(act), NULL);
+    return st;
 }
 
 static int append_line(char **buf, size_t *len, size_t *cap, const char *line) {
@@ -239,23 +154,7 @@ static int canonical_text(cnn_model *m) {
     if (append_line(&buf, &len, &cap, line)) goto nomem;
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
-        switch (l->kind) {
-        case L_CONV: snprintf(line, sizeof line, "conv2d %d %dx%d %s", l->oc, l->k, l->k, l->pad ? "same" : "valid"); break;
-        case L_DENSE: snprintf(line, sizeof line, "dense %d", l->oc); break;
-        case L_MAXPOOL: snprintf(line, sizeof line, "maxpool 2"); break;
-        case L_AVGPOOL: snprintf(line, sizeof line, "avgpool 2"); break;
-        case L_RELU: snprintf(line, sizeof line, "relu"); break;
-        case L_SIGMOID: snprintf(line, sizeof line, "sigmoid"); break;
-        case L_TANH: snprintf(line, sizeof line, "tanh"); break;
-        case L_DROPOUT: /* the shortest text that reads back as the same float */
-            for (int prec = 6; prec <= 9; prec++) {
-                snprintf(line, sizeof line, "dropout %.*g", prec, (double)l->p);
-                if ((float)strtod(line + 8, NULL) == l->p) break;
-            }
-            break;
-        case L_FLATTEN: snprintf(line, sizeof line, "flatten"); break;
-        case L_SOFTMAX: snprintf(line, sizeof line, "softmax"); break;
-        }
+        cnn_layer_desc_of(l->kind)->text(l, line, sizeof line);
         if (append_line(&buf, &len, &cap, line)) goto nomem;
     }
     m->spec = buf;
@@ -283,18 +182,21 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
         copy[i] = in_comment ? ' ' : (char)tolower((unsigned char)ch);
     }
     copy[tlen] = 0;
-    builder b = {.m = m, .h = 28, .w = 28, .c = 1};
+    builder b = {.m = m, .h = 28, .w = 28, .c = 1, .cur = -1};
     m->nlayers = 0;
     m->in_h = 28, m->in_w = 28, m->in_c = 1;
     int st = CNN_OK;
     /* Find statements; the last non-empty one may be 'softmax'. */
-    char *stmts[512];
+    char *stmts[MAX_STATEMENTS];
     int nst = 0;
     for (char *p = copy, *save = NULL, *s = strtok_r(p, ";", &save); s; s = strtok_r(NULL, ";", &save)) {
         char *q = s;
         while (isspace((unsigned char)*q)) q++;
         if (!*q) continue;
-        if (nst == 512) { st = cnn_fail(CNN_E_FORMAT, "spec: too many statements (at most 512)"); goto done; }
+        if (nst == MAX_STATEMENTS) {
+            st = cnn_fail(CNN_E_FORMAT, "spec: too many statements (at most %d)", MAX_STATEMENTS);
+            goto done;
+        }
         stmts[nst++] = q;
     }
     for (int i = 0; i < nst && st == CNN_OK; i++) {
@@ -309,17 +211,16 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
             if (nw == MAX_WORDS) { nw++; break; }
             words[nw++] = w;
         }
-        b.statement = i + 1;
-        b.text = original;
+        b.st.index = i + 1;
+        b.st.text = original;
         if (nw == 0) continue; /* only separators */
-        if (nw > MAX_WORDS) st = bad(&b, "too many words (at most %s)", "8");
+        if (nw > MAX_WORDS) st = cnn_spec_fail(&b.st, "too many words (at most %d)", MAX_WORDS);
         else st = parse_statement(&b, words, nw, i == nst - 1);
     }
     if (st) goto done;
-    b.statement = nst, b.text = nst ? "end" : "";
     int last_param = -1;
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].w_count) last_param = i;
+        if (m->layers[i].p_count) last_param = i;
     if (last_param < 0 || m->layers[m->nlayers - 1].kind != L_DENSE) {
         st = cnn_fail(CNN_E_FORMAT, "spec: the network must end with a dense layer whose size is the class count%s",
                       m->nlayers ? "" : " (the spec is empty)");
@@ -334,16 +235,15 @@ int cnn_spec_build(cnn_model *m, const char *spec_or_preset) {
     uint64_t total = 0;
     for (int i = 0; i < m->nlayers; i++) {
         cnn_layer *l = &m->layers[i];
-        total += l->w_count + l->b_count;
+        total += l->p_count;
         l->relu_follows = i + 1 < m->nlayers && m->layers[i + 1].kind == L_RELU;
     }
     if (total > CNN_MAX_PARAMS) {
         st = cnn_fail(CNN_E_FORMAT, "spec: %llu parameters (expected at most %d)", (unsigned long long)total, CNN_MAX_PARAMS);
         goto done;
     }
-    b.statement = nst + 1, b.text = "softmax";
-    if (!add_layer(&b, L_SOFTMAX)) { st = too_many(&b); goto done; }
-    m->layers[m->nlayers - 1].oh = m->layers[m->nlayers - 1].ow = 1;
+    b.st.index = nst + 1, b.st.text = "softmax";
+    if ((st = add_layer(&b, L_SOFTMAX, NULL))) goto done;
     st = canonical_text(m);
 done:
     free(copy);

@@ -1,8 +1,8 @@
 /* weights.c - the model <-> safetensors mapping: PyTorch names and layouts, the spec in __metadata__.
  *
- * Inside the model, conv weights are (OC, KH, KW, IC) and dense weights (out, in) with inputs in (H, W, C)
- * order (NHWC). The file holds PyTorch layouts: conv (OC, IC, KH, KW), dense (out, in) with inputs in (C, H, W)
- * order. This file is the only place that converts. */
+ * Each layer kind's descriptor lists its tensors (names, PyTorch shapes) and maps their elements to our
+ * layout (layers.h); this file writes and reads them, in layer order and each layer's tensors in descriptor
+ * order. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,85 +13,97 @@
 #define FORMAT_NAME "cnn-wasm"
 #define FORMAT_VERSION "1"
 
-/* PyTorch-layout shape of layer l's weight; returns ndim. */
-static int weight_shape(const cnn_layer *l, int64_t shape[4]) {
-    if (l->kind == L_CONV) {
-        shape[0] = l->oc, shape[1] = l->ic, shape[2] = l->k, shape[3] = l->k;
-        return 4;
-    }
-    shape[0] = l->oc, shape[1] = l->ic;
-    return 2;
-}
+#define MAX_TENSORS (CNN_MAX_LAYERS * CNN_MAX_LAYER_TENSORS)
 
-/* Index in our layout of element i of the PyTorch-layout weight. */
-static size_t ours_from_torch(const cnn_layer *l, size_t i) {
-    if (l->kind == L_CONV) {
-        size_t k = (size_t)l->k, ic = (size_t)l->ic;
-        size_t kx = i % k, ky = (i / k) % k, c = (i / (k * k)) % ic, o = i / (k * k * ic);
-        return ((o * k + ky) * k + kx) * ic + c;
-    }
-    size_t in = (size_t)l->ic, fh = (size_t)l->fh, fw = (size_t)l->fw, fc = (size_t)l->fc;
-    size_t o = i / in, j = i % in; /* j = (c * fh + h) * fw + w in the file */
-    size_t x = j % fw, y = (j / fw) % fh, c = j / (fw * fh);
-    return o * in + (y * fw + x) * fc + c;
-}
+static const cnn_layer_desc *desc(const cnn_layer *l) { return cnn_layer_desc_of(l->kind); }
 
 int cnn_model_save(const cnn_model *m, uint8_t **out, size_t *len) {
     if (!m || !out || !len) return cnn_fail(CNN_E_INVALID, "save: NULL argument");
     *out = NULL, *len = 0;
-    cnn_st_tensor tensors[2 * CNN_MAX_LAYERS];
+    cnn_st_tensor *tensors = calloc(MAX_TENSORS, sizeof *tensors);
+    float *buf = malloc((m->nparams ? m->nparams : 1) * sizeof(float)); /* parameters in PyTorch layouts */
+    if (!tensors || !buf) {
+        free(tensors), free(buf);
+        return cnn_fail(CNN_E_NOMEM, "save: out of memory");
+    }
     int nt = 0;
-    float *buf = malloc((m->nparams ? m->nparams : 1) * sizeof(float));
-    if (!buf) return cnn_fail(CNN_E_NOMEM, "save: out of memory");
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
-        if (!l->w_count) continue;
-        cnn_st_tensor *w = &tensors[nt++], *b = &tensors[nt++];
-        memset(w, 0, sizeof *w);
-        memset(b, 0, sizeof *b);
-        snprintf(w->name, sizeof w->name, "%s.weight", l->name);
-        snprintf(b->name, sizeof b->name, "%s.bias", l->name);
-        w->ndim = weight_shape(l, w->shape);
-        w->count = l->w_count;
-        b->ndim = 1, b->shape[0] = (int64_t)l->b_count, b->count = l->b_count;
-        float *wd = buf + l->w_off;
-        for (size_t j = 0; j < l->w_count; j++) wd[j] = m->params[l->w_off + ours_from_torch(l, j)];
-        memcpy(buf + l->b_off, m->params + l->b_off, l->b_count * sizeof(float));
-        w->data = wd;
-        b->data = buf + l->b_off;
+        for (int t = 0; t < desc(l)->ntensors; t++) {
+            cnn_tensor_info info;
+            desc(l)->tensor(l, t, &info);
+            cnn_st_tensor *o = &tensors[nt++];
+            snprintf(o->name, sizeof o->name, "%s.%s", l->name, info.suffix);
+            o->ndim = info.ndim;
+            memcpy(o->shape, info.shape, sizeof info.shape);
+            o->count = info.count;
+            const float *ours = m->params + l->p_off + info.offset;
+            float *torch = buf + l->p_off + info.offset;
+            for (size_t j = 0; j < info.count; j++)
+                torch[j] = ours[desc(l)->ours_from_torch ? desc(l)->ours_from_torch(l, t, j) : j];
+            o->data = torch;
+        }
     }
     const char *keys[] = {"format", "format_version", "spec"};
     const char *values[] = {FORMAT_NAME, FORMAT_VERSION, m->spec};
     int st = cnn_st_write(out, len, tensors, nt, keys, values, 3);
     free(buf);
+    free(tensors);
     return st;
 }
 
-static const cnn_st_tensor *find_checked(const cnn_st_file *f, const cnn_layer *l, const char *suffix, int ndim,
-                                         const int64_t *shape, int strict, int *st) {
-    char name[CNN_ST_MAX_NAME];
-    snprintf(name, sizeof name, "%s.%s", l->name, suffix);
+/* The file's tensor "<layer>.<suffix>" if its shape is the model's; NULL otherwise (an error when strict). */
+static const cnn_st_tensor *find_checked(const cnn_st_file *f, const char *name, const cnn_tensor_info *want,
+                                         int strict, int *st) {
     const cnn_st_tensor *t = cnn_st_find(f, name);
     *st = CNN_OK;
     if (!t) {
         if (strict) *st = cnn_fail(CNN_E_FORMAT, "load_weights: the file has no tensor '%s' (the model needs it)", name);
         return NULL;
     }
-    int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    int same = t->ndim == want->ndim;
+    for (int d = 0; same && d < want->ndim; d++) same = t->shape[d] == want->shape[d];
     if (!same) {
         if (strict) {
-            char want[96] = "", got[96] = "";
-            for (int d = 0; d < ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), d ? ", %lld" : "%lld", (long long)shape[d]);
+            char w[96] = "", got[96] = "";
+            for (int d = 0; d < want->ndim; d++) snprintf(w + strlen(w), sizeof w - strlen(w), d ? ", %lld" : "%lld", (long long)want->shape[d]);
             for (int d = 0; d < t->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), d ? ", %lld" : "%lld", (long long)t->shape[d]);
-            *st = cnn_fail(CNN_E_FORMAT, "load_weights: tensor '%s' has shape (%s), the model expects (%s)", name, got, want);
+            *st = cnn_fail(CNN_E_FORMAT, "load_weights: tensor '%s' has shape (%s), the model expects (%s)", name, got, w);
         }
         return NULL;
     }
     return t;
 }
 
-int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded) {
+/* Whether the model has a tensor of this name. */
+static int model_has_tensor(const cnn_model *m, const char *name) {
+    for (int i = 0; i < m->nlayers; i++) {
+        const cnn_layer *l = &m->layers[i];
+        size_t n = strlen(l->name);
+        if (strncmp(name, l->name, n) != 0 || name[n] != '.') continue;
+        for (int t = 0; t < desc(l)->ntensors; t++) {
+            cnn_tensor_info info;
+            desc(l)->tensor(l, t, &info);
+            if (strcmp(name + n + 1, info.suffix) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether layer name is one of the comma-separated names in list (NULL: none). */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Loads the tensors of a weight file; the layers in `except` are skipped: not required, not loaded, and their
+ * tensors in the file are not "unknown". */
+static int load_tensors(cnn_model *m, const uint8_t *bytes, size_t len, int strict, const char *except, int *loaded) {
     if (loaded) *loaded = 0;
     if (!m || !bytes) return cnn_fail(CNN_E_INVALID, "load_weights: NULL argument");
     cnn_st_file f;
@@ -106,45 +118,36 @@ int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int s
     int used = 0;
     for (int i = 0; i < m->nlayers && st == CNN_OK; i++) {
         const cnn_layer *l = &m->layers[i];
-        if (!l->w_count) continue;
-        int64_t wshape[4], bshape[1] = {(int64_t)l->b_count};
-        int wnd = weight_shape(l, wshape);
-        const cnn_st_tensor *w = find_checked(&f, l, "weight", wnd, wshape, strict, &st);
-        if (st) break;
-        const cnn_st_tensor *b = find_checked(&f, l, "bias", 1, bshape, strict, &st);
-        if (st) break;
-        float v;
-        for (size_t j = 0; w && j < l->w_count; j++) {
-            memcpy(&v, w->data + j, sizeof v); /* file data may be unaligned */
-            if (!isfinite(v)) {
-                st = cnn_fail(CNN_E_FORMAT, "load_weights: tensor '%s' element %zu is %s (expected a finite number)",
-                              w->name, j, isnan(v) ? "NaN" : "infinite");
-                break;
+        if (listed(except, l->name)) continue;
+        for (int t = 0; t < desc(l)->ntensors && st == CNN_OK; t++) {
+            cnn_tensor_info info;
+            char name[CNN_ST_MAX_NAME];
+            desc(l)->tensor(l, t, &info);
+            snprintf(name, sizeof name, "%s.%s", l->name, info.suffix);
+            const cnn_st_tensor *ft = find_checked(&f, name, &info, strict, &st);
+            if (!ft) continue;
+            float *ours = next + l->p_off + info.offset;
+            float v;
+            for (size_t j = 0; j < info.count; j++) {
+                memcpy(&v, ft->data + j, sizeof v); /* file data may be unaligned */
+                if (!isfinite(v)) {
+                    st = cnn_fail(CNN_E_FORMAT, "load_weights: tensor '%s' element %zu is %s (expected a finite number)",
+                                  name, j, isnan(v) ? "NaN" : "infinite");
+                    break;
+                }
+                ours[desc(l)->ours_from_torch ? desc(l)->ours_from_torch(l, t, j) : j] = v;
             }
-            next[l->w_off + ours_from_torch(l, j)] = v;
+            used++;
         }
-        for (size_t j = 0; st == CNN_OK && b && j < l->b_count; j++) {
-            memcpy(&v, b->data + j, sizeof v);
-            if (!isfinite(v)) {
-                st = cnn_fail(CNN_E_FORMAT, "load_weights: tensor '%s' element %zu is %s (expected a finite number)",
-                              b->name, j, isnan(v) ? "NaN" : "infinite");
-                break;
-            }
-            next[l->b_off + j] = v;
-        }
-        used += (w != NULL) + (b != NULL);
     }
     if (st == CNN_OK && strict && used != f.count) {
         for (int i = 0; i < f.count; i++) {
-            const char *name = f.tensors[i].name;
-            int known = 0;
-            for (int j = 0; j < m->nlayers && !known; j++) {
-                size_t n = strlen(m->layers[j].name);
-                known = m->layers[j].w_count && strncmp(name, m->layers[j].name, n) == 0 &&
-                        (strcmp(name + n, ".weight") == 0 || strcmp(name + n, ".bias") == 0);
-            }
-            if (!known) {
-                st = cnn_fail(CNN_E_FORMAT, "load_weights: the file has a tensor '%s' that the model does not have", name);
+            const char *dot = strrchr(f.tensors[i].name, '.');
+            char layer[CNN_ST_MAX_NAME];
+            snprintf(layer, sizeof layer, "%.*s", dot ? (int)(dot - f.tensors[i].name) : 0, f.tensors[i].name);
+            if (!model_has_tensor(m, f.tensors[i].name) && !listed(except, layer)) {
+                st = cnn_fail(CNN_E_FORMAT, "load_weights: the file has a tensor '%s' that the model does not have",
+                              f.tensors[i].name);
                 break;
             }
         }
@@ -158,6 +161,24 @@ int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int s
     free(next);
     cnn_st_file_free(&f);
     return st;
+}
+
+int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded) {
+    return load_tensors(m, bytes, len, strict, NULL, loaded);
+}
+
+int cnn_model_load_weights_except(cnn_model *m, const uint8_t *bytes, size_t len, const char *except, int *loaded) {
+    if (!except) return cnn_fail(CNN_E_INVALID, "load_weights: NULL list of layers");
+    for (const char *p = except; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < m->nlayers && !found; i++)
+            found = m->layers[i].p_count && strlen(m->layers[i].name) == n && strncmp(m->layers[i].name, p, n) == 0;
+        if (!found)
+            return cnn_fail(CNN_E_INVALID, "load_weights: no layer with parameters named '%.*s' to leave out", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    return load_tensors(m, bytes, len, 1, except, loaded);
 }
 
 int cnn_model_load(cnn_model **out, const uint8_t *bytes, size_t len, int max_batch) {

@@ -1,6 +1,7 @@
 // The JS API on real MNIST: data loading, training, determinism, weight files, freezing and bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import { CnnError, loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair } from '../tools/lib/mnist.mjs';
@@ -67,6 +68,16 @@ test('save and load round-trip bit-exactly', async () => {
   assert.deepEqual(loaded.save(), bytes, 'saving the loaded model gives the same bytes');
   model.free();
   loaded.free();
+});
+
+test('the pretrained model of the page loads, saves back to the same bytes and classifies MNIST', async () => {
+  const { cnn, test: t10k } = await setup();
+  const file = new Uint8Array(readFileSync(new URL('../assets/pretrained.safetensors', import.meta.url)));
+  const model = cnn.loadModel(file);
+  assert.deepEqual(model.save(), file, 'a file written by an earlier version is written back byte for byte');
+  const { accuracy } = model.evaluate(t10k, { count: 2000 });
+  assert.ok(accuracy > 0.98, `pretrained accuracy on 2000 test images: ${accuracy}`);
+  model.free();
 });
 
 /** PyTorch-semantics forward pass in plain JS (NCHW, flatten in (C, H, W) order) from the file's tensors. */

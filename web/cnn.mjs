@@ -579,91 +579,75 @@ export class Model extends HeapObject {
    * @param {number} [o.validationSplit=0] fraction in [0, 0.9] held out at the end of data
    * @param {number} [o.limit] use only the first `limit` images of data
    * @param {boolean} [o.augment=false] random shifts, rotations and scaling
+   * @param {{data: Dataset, first?: number, count?: number, perEpoch?: number, ratio?: number}} [o.replay]
+   *   images of another data set mixed into every epoch (e.g. MNIST while fine-tuning on a few drawings, so that
+   *   the model does not forget it): perEpoch of them, or a fraction `ratio` (0..0.95) of each epoch's images,
+   *   drawn afresh each epoch; nothing is copied
+   * @param {Record<string, number>} [o.lrMult] learning-rate multiplier per parameter layer, e.g. {conv1: 0.1}
+   * @param {{patience?: number, minDelta?: number}} [o.earlyStopping] with a validation split: stop when the
+   *   validation loss has not improved by minDelta (0) for `patience` (2) epochs, and keep the best epoch's weights
    * @param {(p: object) => (void|Promise<void>)} [o.onProgress] after every few steps: {epoch, epochs, step,
    *   stepsPerEpoch, loss, accuracy, lr, imagesPerSecond, etaSeconds}; may return a promise to pause training
    * @param {(e: object) => (void|Promise<void>)} [o.onEpoch] after each epoch: {epoch, loss, accuracy, valLoss,
    *   valAccuracy, seconds}
    * @param {AbortSignal} [o.signal] stops training between two steps (the model stays consistent)
    * @param {number} [o.progressIntervalMs=100] how often onProgress is called
-   * @returns {Promise<{epochs: object[], stopped: boolean}>} when a step diverges, the promise rejects with a
-   *   CnnError of status 4 whose `history` holds the epochs completed and `stepsDone` the steps applied; the
-   *   model keeps its last good weights
+   * @param {{ranks: number, begin(args: object): Promise<void>, step(trainer: Trainer): Promise<object>,
+   *   end(): Promise<void>}} [o.replicas] data-parallel training (parallel.mjs): this model is replica 0
+   * @returns {Promise<{epochs: object[], stopped: boolean, bestEpoch?: number, earlyStopped?: boolean}>} when a
+   *   step diverges, the promise rejects with a CnnError of status 4 whose `history` holds the epochs completed
+   *   and `stepsDone` the steps applied; the model keeps its last good weights
    */
   async fit(data, o = {}) {
     this._notTraining('fit');
-    const dataPtr = this._cnn._own(data, Dataset, 'fit: data');
     const epochs = o.epochs ?? 1;
     checkInt('fit: epochs', epochs, 1, 10000);
-    const total = Math.min(data.count, o.limit ?? data.count);
-    checkInt('fit: limit', o.limit ?? data.count, 1, INT32_MAX);
-    const split = o.validationSplit ?? 0;
-    checkNumber('fit: validationSplit', split, 0, 0.9);
-    const nVal = Math.round(total * split);
-    const nTrain = total - nVal;
-    if (nTrain < 1) throw new CnnError(`fit: no training images left after holding out ${nVal} for validation`, 5);
-    const batch = o.batchSize ?? 32;
-    if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
-      throw new CnnError(`fit: batch size ${batch} (expected 1..${this.maxBatch})`, 1);
-    }
-    const stepsPerEpoch = Math.ceil(nTrain / batch);
-    const warmupSteps = o.warmupSteps ?? 0;
-    checkInt('fit: warmupSteps', warmupSteps, 0, 1e8);
-    const optimizer = o.optimizer ?? 'adam', schedule = o.schedule ?? 'cosine';
-    if (!Object.hasOwn(OPTIMIZERS, optimizer)) throw new CnnError(`fit: optimizer '${optimizer}' (expected adam or sgd)`, 1);
-    if (!Object.hasOwn(SCHEDULES, schedule)) {
-      throw new CnnError(`fit: schedule '${schedule}' (expected constant, step, exponential or cosine)`, 1);
-    }
-    const params = {
-      optimizer: OPTIMIZERS[optimizer], lr: o.lr ?? (optimizer === 'sgd' ? 5e-2 : 2e-3), momentum: o.momentum ?? 0.9,
-      nesterov: o.nesterov ? 1 : 0, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8,
-      weightDecay: o.weightDecay ?? 0, decoupledWeightDecay: o.decoupledWeightDecay ? 1 : 0,
-      schedule: SCHEDULES[schedule], warmupSteps,
-      stepSize: o.stepSize ?? stepsPerEpoch, gamma: o.gamma ?? 0.5,
-      totalSteps: o.totalSteps ?? Math.max(1, Math.min(INT32_MAX, epochs * stepsPerEpoch - warmupSteps)),
-      minLr: o.minLr ?? 0, batchSize: batch, augment: o.augment ? 1 : 0,
-      augShift: o.augShift ?? 2, augRotate: o.augRotate ?? 10, augScale: o.augScale ?? 0.1,
-    };
     const interval = o.progressIntervalMs ?? 100;
     checkNumber('fit: progressIntervalMs', interval, 0, 3.6e6);
-    const m = this._m, cnn = this._cnn;
-    const pp = cnn._alloc(TRAIN_PARAM_FIELDS.length * 4, 'fit');
-    let ps = 0, trainer = 0;
+    const stop = o.earlyStopping ? { patience: o.earlyStopping.patience ?? 2, minDelta: o.earlyStopping.minDelta ?? 0 } : null;
+    if (stop) {
+      checkInt('fit: earlyStopping.patience', stop.patience, 1, 1000);
+      checkNumber('fit: earlyStopping.minDelta', stop.minDelta, 0, 1e6);
+      if (!(o.validationSplit > 0)) throw new CnnError('fit: earlyStopping needs a validationSplit above 0 (it watches the validation loss)', 1);
+    }
+    const replicas = o.replicas?.ranks > 1 ? o.replicas : null;
+    // replicas are reseeded alike before their trainers draw from the generator (shuffle order, dropout streams)
+    const seed = replicas ? this.drawSeed() : 0;
+    if (replicas) this.reseed(seed);
+    const trainer = this.trainer(data, { ...o, rank: 0, ranks: replicas?.ranks ?? 1, epochs });
+    const { nTrain, nVal } = trainer;
     const history = { epochs: [], stopped: false };
-    this._training = true;
-    this._pin();
-    data._pin();
+    let stepsDone = 0, best = null;
     try {
-      ps = cnn._alloc(STEP_STAT_FIELDS.length * 4, 'fit');
-      m._cnn_train_params_init(pp);
-      writeStruct(m, pp, TRAIN_PARAM_FIELDS, params);
-      trainer = cnn._out((out) => m._cnn_trainer_create(out, this._ptr, dataPtr, 0, nTrain, pp));
+      if (replicas) await replicas.begin({ ...trainer.replicaArgs(), seed, modelBytes: this.save(), maxBatch: this.maxBatch });
+      const step = replicas ? () => replicas.step(trainer) : () => trainer.step();
+      const stepsPerEpoch = trainer.stepsPerEpoch;
       const start = now();
-      let imagesDone = 0, stepsDone = 0;
-      const imagesTotal = epochs * nTrain;
+      let imagesDone = 0;
+      const imagesTotal = epochs * trainer.epochImages;
       for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
         const epochStart = now();
-        let lossSum = 0, correct = 0, seen = 0, step = 0;
-        while (step < stepsPerEpoch) {
+        let lossSum = 0, correct = 0, seen = 0, done = 0;
+        while (done < stepsPerEpoch) {
           if (o.signal?.aborted) { history.stopped = true; break; }
           // Run steps for about `interval` ms, then report and let the event loop breathe.
           const chunkStart = now();
           let chunkLoss = 0, chunkCorrect = 0, chunkImages = 0, lr = 0;
           do {
-            const status = m._cnn_trainer_run(trainer, 1, ps);
-            if (status !== 0) {
-              const e = new CnnError(m.UTF8ToString(m._cnn_last_error()), status);
-              e.history = history;
-              e.stepsDone = stepsDone;
+            let s;
+            try {
+              s = await step();
+            } catch (e) {
+              if (e instanceof CnnError) Object.assign(e, { history, stepsDone });
               throw e;
             }
-            const s = readStruct(m, ps, STEP_STAT_FIELDS);
             chunkLoss += s.loss * s.images;
             chunkCorrect += s.accuracy * s.images;
             chunkImages += s.images;
             lr = s.lr;
-            step++;
+            done++;
             stepsDone++;
-          } while (step < stepsPerEpoch && now() - chunkStart < interval);
+          } while (done < stepsPerEpoch && now() - chunkStart < interval);
           lossSum += chunkLoss;
           correct += chunkCorrect;
           seen += chunkImages;
@@ -672,7 +656,7 @@ export class Model extends HeapObject {
           const rate = imagesDone / Math.max(elapsed, 1e-9);
           if (o.onProgress) {
             await o.onProgress({
-              epoch: epoch + 1, epochs, step, stepsPerEpoch, loss: chunkLoss / chunkImages,
+              epoch: epoch + 1, epochs, step: done, stepsPerEpoch, loss: chunkLoss / chunkImages,
               accuracy: chunkCorrect / chunkImages, lr, imagesPerSecond: rate,
               etaSeconds: (imagesTotal - imagesDone) / rate, imagesDone, imagesTotal,
             });
@@ -680,25 +664,60 @@ export class Model extends HeapObject {
           await yieldToEventLoop();
         }
         if (seen === 0) break;
-        const record = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, seconds: (now() - epochStart) / 1000, steps: step };
+        const record = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, seconds: (now() - epochStart) / 1000, steps: done };
         if (nVal > 0) {
           const v = this.evaluate(data, { first: nTrain, count: nVal });
           record.valLoss = v.loss;
           record.valAccuracy = v.accuracy;
         }
-        record.complete = step === stepsPerEpoch;
+        record.complete = done === stepsPerEpoch;
         history.epochs.push(record);
         if (o.onEpoch) await o.onEpoch(record);
+        if (stop && record.complete) {
+          if (!best || record.valLoss < best.valLoss - stop.minDelta) best = { epoch: record.epoch, valLoss: record.valLoss, bytes: this.save() };
+          else if (record.epoch - best.epoch >= stop.patience) {
+            history.earlyStopped = true;
+            break;
+          }
+        }
       }
       return history;
     } finally {
-      if (trainer) m._cnn_trainer_free(trainer);
-      m._free(pp);
-      if (ps) m._free(ps);
-      data._unpin();
-      this._unpin();
-      this._training = false;
+      trainer.free();
+      if (replicas) await replicas.end().catch(() => {});
+      if (best) {
+        // the best epoch's weights, also when a later epoch diverged or the run was stopped
+        history.bestEpoch = best.epoch;
+        if (best.epoch !== history.epochs.at(-1)?.epoch) this.loadWeights(best.bytes);
+      }
     }
+  }
+
+  /**
+   * The low-level trainer behind fit(), for data-parallel training: every replica of a model (same spec, same
+   * weights, reseeded alike) makes one with the same data and options and its own rank; per step each computes
+   * its shard's gradients, the gradients are summed in rank order, and each applies the sum. While it exists the
+   * model and the data set are pinned. Free it with free().
+   * @param {Dataset} data @param {object} o fit's options, and rank (0), ranks (1)
+   * @returns {Trainer}
+   */
+  trainer(data, o = {}) {
+    return new Trainer(this, data, o);
+  }
+
+  /**
+   * Reseeds the model's generator (shuffling, dropout and augmentation of the next fit); a model loaded from a
+   * file starts from seed 0. @param {number} seed 0..2^32-1
+   */
+  reseed(seed) {
+    checkInt('reseed: seed', seed, 0, 0xffffffff);
+    this._notTraining('reseed');
+    this._m._cnn_model_reseed(this._ptr, seed >>> 0);
+  }
+
+  /** A seed drawn from the model's own generator (deterministic for a given seed and history). @returns {number} */
+  drawSeed() {
+    return this._m._cnn_model_draw_seed(this._ptr) >>> 0;
   }
 
   /**
@@ -747,17 +766,54 @@ export class Model extends HeapObject {
   /**
    * Loads weights from a .safetensors file into this model (for fine-tuning).
    * @param {Uint8Array|ArrayBuffer} bytes
-   * @param {{strict?: boolean}} [o] strict (default): the file must hold exactly this model's tensors;
-   *   otherwise tensors matching by name and shape are loaded and the rest ignored
+   * @param {{strict?: boolean, except?: string|string[]}} [o] strict (default): the file must hold exactly this
+   *   model's tensors; otherwise tensors matching by name and shape are loaded and the rest ignored. except:
+   *   parameter layers left as they are (a new head): their tensors are neither needed nor loaded, whatever their
+   *   shape in the file; everything else is loaded strictly
    * @returns {number} tensors loaded
    */
-  loadWeights(bytes, { strict = true } = {}) {
+  loadWeights(bytes, { strict = true, except } = {}) {
     this._notTraining('loadWeights');
     const m = this._m, cnn = this._cnn;
+    const names = except === undefined ? null : [].concat(except);
+    if (names && !names.length) throw new CnnError('loadWeights: except is empty (name the layers to leave out)', 1);
     return cnn._withBytes(cnn._fileBytes(bytes, 'loadWeights'), 'loadWeights', (p, n) => cnn._withBuffer(4, 'loadWeights', (out) => {
-      cnn._check(m._cnn_model_load_weights(this._ptr, p, n, strict ? 1 : 0, out));
+      if (names) {
+        cnn._withString(names.join(','), 'loadWeights: except', (s) => cnn._check(m._cnn_model_load_weights_except(this._ptr, p, n, s, out)));
+      } else {
+        cnn._check(m._cnn_model_load_weights(this._ptr, p, n, strict ? 1 : 0, out));
+      }
       return m.HEAP32[out >> 2];
     }));
+  }
+
+  /**
+   * Draws parameter layers' weights afresh from the model's generator, as at creation (a new head).
+   * @param {string|string[]} names e.g. 'fc2'
+   */
+  reinit(names) {
+    this._notTraining('reinit');
+    for (const name of [].concat(names)) {
+      this._cnn._withString(name, 'reinit', (s) => this._cnn._check(this._m._cnn_model_reinit_layer(this._ptr, s)));
+    }
+  }
+
+  /** @returns {string} the name of the output layer (the last dense layer, whose size is the class count) */
+  get headName() {
+    return this.layers.filter((l) => l.kind === 'dense').at(-1).name;
+  }
+
+  /**
+   * This model's spec with another class count: the last dense layer resized. For a new head on a pre-trained
+   * body: cnn.createModel(model.specWithClasses(5)).loadWeights(model.save(), {except: model.headName}).
+   * @param {number} classes 2..limits.classes @returns {string}
+   */
+  specWithClasses(classes) {
+    checkInt('specWithClasses: classes', classes, 2, this._cnn.limits.classes);
+    const lines = this.spec.trimEnd().split('\n');
+    const head = lines.findLastIndex((l) => /^dense \d+$/.test(l));
+    lines[head] = `dense ${classes}`;
+    return `${lines.join('\n')}\n`;
   }
 
   /** Releases the core's memory; the model cannot be used afterwards. Throws while a fit() uses it. */
@@ -768,6 +824,171 @@ export class Model extends HeapObject {
   _notTraining(what) {
     if (this._training) throw new CnnError(`${what}: the model is training; stop training first`, 1);
   }
+}
+
+/** Training parameters for the core from fit()'s options (validated here where a JS number could wrap). */
+function trainParams(o, stepsPerEpoch, epochs, maxBatch) {
+  const batch = o.batchSize ?? 32;
+  if (!Number.isInteger(batch) || batch < 1 || batch > maxBatch) {
+    throw new CnnError(`fit: batch size ${batch} (expected 1..${maxBatch})`, 1);
+  }
+  const warmupSteps = o.warmupSteps ?? 0;
+  checkInt('fit: warmupSteps', warmupSteps, 0, 1e8);
+  const optimizer = o.optimizer ?? 'adam', schedule = o.schedule ?? 'cosine';
+  if (!Object.hasOwn(OPTIMIZERS, optimizer)) throw new CnnError(`fit: optimizer '${optimizer}' (expected adam or sgd)`, 1);
+  if (!Object.hasOwn(SCHEDULES, schedule)) {
+    throw new CnnError(`fit: schedule '${schedule}' (expected constant, step, exponential or cosine)`, 1);
+  }
+  return {
+    optimizer: OPTIMIZERS[optimizer], lr: o.lr ?? (optimizer === 'sgd' ? 5e-2 : 2e-3), momentum: o.momentum ?? 0.9,
+    nesterov: o.nesterov ? 1 : 0, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8,
+    weightDecay: o.weightDecay ?? 0, decoupledWeightDecay: o.decoupledWeightDecay ? 1 : 0,
+    schedule: SCHEDULES[schedule], warmupSteps,
+    stepSize: o.stepSize ?? stepsPerEpoch, gamma: o.gamma ?? 0.5,
+    totalSteps: o.totalSteps ?? Math.max(1, Math.min(INT32_MAX, epochs * stepsPerEpoch - warmupSteps)),
+    minLr: o.minLr ?? 0, batchSize: batch, augment: o.augment ? 1 : 0,
+    augShift: o.augShift ?? 2, augRotate: o.augRotate ?? 10, augScale: o.augScale ?? 0.1,
+  };
+}
+
+/** A training run of a model on a data set (see Model.trainer): one C trainer, and what fit() needs to know. */
+export class Trainer {
+  constructor(model, data, o) {
+    model._notTraining('fit');
+    const cnn = model._cnn, m = model._m;
+    const dataPtr = cnn._own(data, Dataset, 'fit: data');
+    const total = Math.min(data.count, o.limit ?? data.count);
+    checkInt('fit: limit', o.limit ?? data.count, 1, INT32_MAX);
+    const split = o.validationSplit ?? 0;
+    checkNumber('fit: validationSplit', split, 0, 0.9);
+    /** images held out at the end for validation, and those trained on before them */
+    this.nVal = Math.round(total * split);
+    this.nTrain = total - this.nVal;
+    if (this.nTrain < 1) throw new CnnError(`fit: no training images left after holding out ${this.nVal} for validation`, 5);
+    const rank = o.rank ?? 0, ranks = o.ranks ?? 1;
+    checkInt('fit: ranks', ranks, 1, 256);
+    checkInt('fit: rank', rank, 0, ranks - 1);
+    const replay = o.replay ? replayOptions(cnn, o.replay, this.nTrain) : null;
+    const epochImages = this.nTrain + (replay?.perEpoch ?? 0);
+    const batch = o.batchSize ?? 32;
+    const params = trainParams(o, Math.ceil(epochImages / Math.max(1, batch)), o.epochs ?? 1, model.maxBatch);
+    for (const [name, mult] of Object.entries(o.lrMult ?? {})) checkNumber(`fit: lrMult.${name}`, mult, 0, 100);
+    this._model = model;
+    this._data = data;
+    this._replay = replay?.data ?? null;
+    this._options = { ...o, replay: replay ? { ...o.replay, perEpoch: replay.perEpoch } : undefined };
+    this._ptr = 0;
+    this._stats = 0;
+    const pp = cnn._alloc(TRAIN_PARAM_FIELDS.length * 4, 'fit');
+    try {
+      m._cnn_train_params_init(pp);
+      writeStruct(m, pp, TRAIN_PARAM_FIELDS, params);
+      this._ptr = cnn._out((out) => m._cnn_trainer_create(out, model._ptr, dataPtr, 0, this.nTrain, pp));
+      this._stats = cnn._alloc(STEP_STAT_FIELDS.length * 4, 'fit');
+      if (replay) {
+        cnn._check(m._cnn_trainer_add_replay(this._ptr, cnn._own(replay.data, Dataset, 'fit: replay.data'), replay.first,
+          replay.count, replay.perEpoch));
+      }
+      for (const [name, mult] of Object.entries(o.lrMult ?? {})) {
+        cnn._withString(name, 'fit: lrMult', (s) => cnn._check(m._cnn_trainer_set_lr_mult(this._ptr, s, mult)));
+      }
+      if (ranks > 1) cnn._check(m._cnn_trainer_set_shard(this._ptr, rank, ranks));
+    } catch (e) {
+      this._release();
+      throw e;
+    } finally {
+      m._free(pp);
+    }
+    /** steps per epoch, and images per epoch (replay included) */
+    this.stepsPerEpoch = m._cnn_trainer_steps_per_epoch(this._ptr);
+    this.epochImages = epochImages;
+    model._training = true;
+    model._pin();
+    data._pin();
+    this._replay?._pin();
+  }
+
+  /** One optimizer step of a single replica. @returns {{images: number, loss: number, accuracy: number, lr: number}} */
+  step() {
+    return this._call('_cnn_trainer_run', 1);
+  }
+
+  /** This replica's shard of the next batch: gradients into the model's arena. @returns {{images, loss, accuracy, lr}} */
+  computeGradients() {
+    return this._call('_cnn_trainer_compute_gradients');
+  }
+
+  /** @returns {Float32Array} a copy of the gradient arena (after computeGradients) */
+  gradients() {
+    const m = this._model._m;
+    const p = m._cnn_model_grads(this._model._ptr) >> 2;
+    return m.HEAPF32.slice(p, p + this._model.paramCount);
+  }
+
+  /** Writes the replicas' summed gradients into the arena and applies one step. @param {Float32Array} sum @returns {object} */
+  applySummed(sum) {
+    if (sum) {
+      if (!(sum instanceof Float32Array) || sum.length !== this._model.paramCount) {
+        throw new CnnError(`applySummed: expected a Float32Array of ${this._model.paramCount} gradients`, 1);
+      }
+      const m = this._model._m;
+      m.HEAPF32.set(sum, m._cnn_model_grads(this._model._ptr) >> 2);
+    }
+    return this._call('_cnn_trainer_apply_step');
+  }
+
+  /** What another replica needs to make the same trainer: options (functions dropped) and the frozen layers. */
+  replicaArgs() {
+    const { onProgress, onEpoch, signal, replicas, replay, ...options } = this._options;
+    void onProgress, void onEpoch, void signal, void replicas;
+    return {
+      options: { ...options, limit: this.nTrain, validationSplit: 0, replay: replay ? { ...replay, data: undefined } : undefined },
+      frozen: this._model.layers.filter((l) => l.frozen).map((l) => l.name),
+      data: this._data, replay: this._replay, nTrain: this.nTrain,
+    };
+  }
+
+  /** Ends the run: the model and the data sets can be freed again. */
+  free() {
+    if (!this._ptr) return;
+    this._release();
+    this._model._training = false;
+    this._model._unpin();
+    this._data._unpin();
+    this._replay?._unpin();
+  }
+
+  _release() {
+    const m = this._model._cnn._m;
+    if (this._ptr) m._cnn_trainer_free(this._ptr);
+    if (this._stats) m._free(this._stats);
+    this._ptr = 0;
+    this._stats = 0;
+  }
+
+  _call(fn, ...args) {
+    const m = this._model._m;
+    if (!this._ptr) throw new CnnError('the trainer has been freed', 1);
+    this._model._cnn._check(m[fn](this._ptr, ...args, this._stats));
+    return readStruct(m, this._stats, STEP_STAT_FIELDS);
+  }
+}
+
+/** fit()'s replay option, checked: the data set, its range and how many of its images each epoch draws. */
+function replayOptions(cnn, r, nTrain) {
+  cnn._own(r.data, Dataset, 'fit: replay.data');
+  const first = r.first ?? 0;
+  checkInt('fit: replay.first', first, 0, r.data.count - 1);
+  const count = r.count ?? r.data.count - first;
+  checkInt('fit: replay.count', count, 1, r.data.count - first);
+  let perEpoch = r.perEpoch;
+  if (perEpoch === undefined) {
+    checkNumber('fit: replay.ratio', r.ratio ?? 0.5, 0.01, 0.95);
+    const ratio = r.ratio ?? 0.5;
+    perEpoch = Math.min(count, Math.max(1, Math.round((nTrain * ratio) / (1 - ratio))));
+  }
+  checkInt('fit: replay.perEpoch', perEpoch, 1, count);
+  return { data: r.data, first, count, perEpoch };
 }
 
 /** Writes values into a C struct; every int32 field is range-checked first (a JS number would wrap at 2^32). */

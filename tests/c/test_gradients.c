@@ -4,8 +4,11 @@
  * difference (L(w + h) - L(w - h)) / 2h, the loss summed in double. A sample whose perturbation flips a ReLU or
  * changes a max-pool winner (a kink, where the derivative does not exist) is drawn again; each layer must also
  * show gradients that are not all ~0, so the check cannot pass trivially. Dropout uses the same mask for every
- * evaluation (the generator state is restored before each forward pass). */
+ * evaluation (the generator state is restored before each forward pass). With frozen layers, the others must
+ * still get exact gradients, the frozen ones none, and nothing below the lowest trainable layer is computed. */
+#define _POSIX_C_SOURCE 200809L /* strtok_r */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,11 +56,23 @@ static size_t signature(const cnn_model *m, unsigned char *sig) {
     return n;
 }
 
-static void check_spec(const char *spec, const char *variant) {
+/* The lowest layer with parameters that train. */
+static int lowest_trainable(const cnn_model *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].p_count && !m->layers[i].frozen) return i;
+    return -1;
+}
+
+/* frozen: comma-separated layer names to freeze, or NULL. */
+static void check_spec(const char *spec, const char *frozen, const char *variant) {
     cnn_model *m = NULL;
     int st = cnn_model_create(&m, spec, 7, BATCH);
     CHECK(st == CNN_OK, "create '%s': %s", spec, cnn_last_error());
     if (st) return;
+    char names[64];
+    snprintf(names, sizeof names, "%s", frozen ? frozen : "");
+    for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        CHECK(cnn_model_set_frozen(m, t, 1) == CNN_OK, "freeze %s: %s", t, cnn_last_error());
     cnn_rng rng;
     cnn_rng_seed(&rng, 99);
     size_t in = (size_t)m->in_h * m->in_w * m->in_c;
@@ -69,7 +84,17 @@ static void check_spec(const char *spec, const char *variant) {
 
     memset(m->grads, 0, m->nparams * sizeof(float));
     loss_of(m, x, y, &start);
+    memset(m->dacts, 0, m->act_floats * sizeof(float));
     cnn_model_backward(m, BATCH, y);
+    /* Backward stops at the lowest trainable layer: the gradient of its input (and of everything below it) is
+     * not computed, so it keeps the zeros written above. */
+    int stop = lowest_trainable(m);
+    const cnn_layer *low = &m->layers[stop];
+    size_t untouched = 0;
+    for (size_t j = 0; j < (size_t)BATCH * low->in_size; j++) untouched += m->dacts[low->in_off + j] == 0.0f;
+    CHECK(untouched == (size_t)BATCH * low->in_size, "[%s] '%s': backward computed the input gradient of %s, the "
+          "lowest trainable layer (%zu of %zu values are not 0)", variant, spec, low->name,
+          (size_t)BATCH * low->in_size - untouched, (size_t)BATCH * low->in_size);
     size_t sig_cap = m->act_per_image * BATCH + 16;
     unsigned char *sig0 = malloc(sig_cap), *sig1 = malloc(sig_cap);
     size_t nsig = signature(m, sig0);
@@ -78,13 +103,17 @@ static void check_spec(const char *spec, const char *variant) {
 
     for (int li = 0; li < m->nlayers; li++) {
         cnn_layer *l = &m->layers[li];
-        if (!l->w_count) continue;
+        if (!l->p_count) continue;
+        if (l->frozen) {
+            size_t nonzero = 0;
+            for (size_t j = 0; j < l->p_count; j++) nonzero += grad[l->p_off + j] != 0.0f;
+            CHECK(nonzero == 0, "[%s] '%s': frozen layer %s got %zu non-zero gradients", variant, spec, l->name, nonzero);
+            continue;
+        }
         int checked = 0, redrawn = 0, big = 0;
         double worst = 0;
         for (int s = 0; checked < SAMPLES && s < SAMPLES * 4; s++) {
-            size_t total = l->w_count + l->b_count;
-            size_t j = cnn_rng_below(&rng, (uint32_t)total);
-            size_t idx = j < l->w_count ? l->w_off + j : l->b_off + (j - l->w_count);
+            size_t idx = l->p_off + cnn_rng_below(&rng, (uint32_t)l->p_count);
             float w0 = m->params[idx], h = 1e-2f;
             m->params[idx] = w0 + h;
             double lp = loss_of(m, x, y, &start);
@@ -111,35 +140,42 @@ static void check_spec(const char *spec, const char *variant) {
               l->name, checked, redrawn);
         CHECK(big >= 3, "[%s] '%s' layer %s: only %d of %d sampled gradients are non-negligible", variant, spec, l->name,
               big, checked);
-        printf("# [%s] %-8s %-4s checked %2d, redrawn %2d, worst error/tolerance %.3f\n", variant, l->name,
-               l->kind == L_CONV ? "conv" : "fc", checked, redrawn, worst);
+        printf("# [%s] %-8s %-7s checked %2d, redrawn %2d, worst error/tolerance %.3f%s%s\n", variant, l->name,
+               cnn_layer_desc_of(l->kind)->name, checked, redrawn, worst, frozen ? ", frozen: " : "", frozen ? frozen : "");
     }
     free(x), free(sig0), free(sig1), free(grad);
     cnn_model_free(m);
 }
 
-static const char *specs[] = {
+static const char *specs[][2] = {
     /* valid conv, ReLU, max-pool, dense with ReLU and dropout */
-    "input 8x8x2; conv2d 4 3x3 relu; maxpool 2; flatten; dense 6 relu; dropout 0.3; dense 3",
+    {"input 8x8x2; conv2d 4 3x3 relu; maxpool 2; flatten; dense 6 relu; dropout 0.3; dense 3"},
     /* same padding, tanh, avg-pool, sigmoid, odd sizes (pooling drops the last row and column) */
-    "input 7x9x1; conv2d 3 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; dense 4 tanh; dense 5",
+    {"input 7x9x1; conv2d 3 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; dense 4 tanh; dense 5"},
     /* two convolutions before pooling (the pytorch preset's shape), 5x5 kernel */
-    "input 10x10x1; conv2d 2 5x5 relu; conv2d 3 3x3 same relu; maxpool 2; dropout 0.25; dense 3",
+    {"input 10x10x1; conv2d 2 5x5 relu; conv2d 3 3x3 same relu; maxpool 2; dropout 0.25; dense 3"},
     /* dense only */
-    "input 4x4x1; dense 5 sigmoid; dense 3",
+    {"input 4x4x1; dense 5 sigmoid; dense 3"},
+    /* parameter layers back to back, nothing in between: conv -> conv and dense -> dense */
+    {"input 7x7x2; conv2d 3 3x3; conv2d 4 3x3 same; dense 5; dense 3"},
+    /* a frozen lowest layer: the others train, backward stops above it */
+    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5; dense 3", "conv1"},
+    /* a frozen layer in the middle: gradients still flow through it to the layer below */
+    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5 sigmoid; dense 3", "conv2,fc1"},
 };
 
 static void test_gradients(void) {
     for (int v = 0; cnn_kernel_variants[v]; v++) {
         cnn_kernels_select(cnn_kernel_variants[v]->name);
-        for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) check_spec(specs[s], cnn_kernel_variants[v]->name);
+        for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
+            check_spec(specs[s][0], specs[s][1], cnn_kernel_variants[v]->name);
     }
 }
 
 /* Parameter gradients accumulate over backward calls until zeroed (two passes = twice one pass). */
 static void test_gradients_accumulate(void) {
     cnn_model *m = NULL;
-    CHECK(cnn_model_create(&m, specs[0], 3, BATCH) == CNN_OK, "%s", cnn_last_error());
+    CHECK(cnn_model_create(&m, specs[0][0], 3, BATCH) == CNN_OK, "%s", cnn_last_error());
     if (!m) return;
     size_t in = (size_t)m->in_h * m->in_w * m->in_c;
     for (size_t i = 0; i < BATCH * in; i++) cnn_model_input(m)[i] = (float)(i % 7) / 7.0f;

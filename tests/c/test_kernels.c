@@ -67,7 +67,7 @@ static void test_gemm(void) {
 }
 
 typedef void (*unary_fn)(float *, const float *, size_t);
-typedef void (*binary_fn)(float *, const float *, const float *, size_t);
+typedef void (*binary_fn)(float *, const float *, const float *, size_t, int);
 
 static void compare_bits(const char *what, const char *variant, const float *got, const float *want, size_t n) {
     size_t bad = 0, first = 0;
@@ -99,10 +99,20 @@ static void test_elementwise(void) {
                 f1[f](y1, y1, n);
                 compare_bits(names[f], "in place", y1, y2, n);
                 float *dx1 = malloc(n * 4 + 4), *dx2 = malloc(n * 4 + 4);
-                g1[f](dx1, y2, dy, n);
-                g2[f](dx2, y2, dy, n);
+                g1[f](dx1, y2, dy, n, 0);
+                g2[f](dx2, y2, dy, n, 0);
                 compare_bits(names[f], "backward", dx1, dx2, n);
-                free(dx1), free(dx2);
+                /* in place: dx == dy, as an activation working in its input's block */
+                memcpy(dx1, dy, n * 4);
+                g1[f](dx1, y2, dx1, n, 0);
+                compare_bits(names[f], "backward in place", dx1, dx2, n);
+                /* accumulating onto what is there: exactly start + the gradient written above */
+                float *start = rand_buf(n, -1, 1);
+                memcpy(dx1, start, n * 4);
+                g1[f](dx1, y2, dy, n, 1);
+                for (size_t i = 0; i < n; i++) dx2[i] = start[i] + dx2[i];
+                compare_bits(names[f], "backward accumulating", dx1, dx2, n);
+                free(dx1), free(dx2), free(start);
             }
             float *bias = rand_buf(n, -1, 1), *yb1 = rand_buf(3 * n, -1, 1), *yb2 = malloc(3 * n * 4);
             memcpy(yb2, yb1, 3 * n * 4);
@@ -145,7 +155,9 @@ static void test_pooling(void) {
             for (size_t i = 0; i < in; i += 2) x[i] = roundf(x[i] * 2.0f) / 2.0f;
             add_specials(x, in);
             float *y1 = malloc(out * 4 + 4), *y2 = malloc(out * 4 + 4), *dy = rand_buf(out, -1, 1);
-            float *dx1 = malloc(in * 4), *dx2 = malloc(in * 4);
+            /* backward accumulates: both start from the same values */
+            float *dx1 = rand_buf(in, -1, 1), *dx2 = malloc(in * 4);
+            memcpy(dx2, dx1, in * 4);
             k->maxpool_fwd(y1, x, n, h, w, c);
             ref->maxpool_fwd(y2, x, n, h, w, c);
             compare_bits("maxpool_fwd", k->name, y1, y2, out);
@@ -155,6 +167,7 @@ static void test_pooling(void) {
             k->avgpool_fwd(y1, x, n, h, w, c);
             ref->avgpool_fwd(y2, x, n, h, w, c);
             compare_bits("avgpool_fwd", k->name, y1, y2, out);
+            memcpy(dx1, dx2, in * 4);
             k->avgpool_bwd(dx1, dy, n, h, w, c);
             ref->avgpool_bwd(dx2, dy, n, h, w, c);
             compare_bits("avgpool_bwd", k->name, dx1, dx2, in);
@@ -166,7 +179,7 @@ static void test_pooling(void) {
 /* The reference maxpool itself against a direct definition, so the comparisons above are not vacuous. */
 static void test_pooling_reference(void) {
     float x[2 * 3 * 3 * 1] = {1, 5, 2, 3, 4, 9, 0, 0, 0, /* image 2 */ -1, -2, 7, -3, -1, 7, 7, 7, 7};
-    float y[2], dy[2] = {10, 20}, dx[18];
+    float y[2], dy[2] = {10, 20}, dx[18] = {0};
     cnn_kernels_scalar.maxpool_fwd(y, x, 2, 3, 3, 1);
     CHECK(y[0] == 5 && y[1] == -1, "maxpool reference: got %g %g, expected 5 -1", y[0], y[1]);
     cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1);
@@ -177,16 +190,18 @@ static void test_pooling_reference(void) {
 }
 
 static void test_im2col(void) {
-    /* im2col followed by the reference GEMM equals a direct convolution, valid and same padding */
-    for (int pad = 0; pad <= 1; pad++) {
-        int n = 2, h = 5, w = 6, c = 3, k = 3, oc = 4;
-        int oh = h - k + 1 + 2 * pad, ow = w - k + 1 + 2 * pad, K = k * k * c;
+    /* im2col followed by the reference GEMM equals a direct convolution: valid and same padding, stride 1
+     * and 2 (odd and even sides) */
+    for (int cfg = 0; cfg < 6; cfg++) {
+        int pad = cfg % 2, stride = cfg < 2 ? 1 : 2;
+        int n = 2, h = cfg < 4 ? 5 : 8, w = cfg < 4 ? 6 : 7, c = 3, k = 3, oc = 4;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1, K = k * k * c;
         float *x = rand_buf((size_t)n * h * w * c, -1, 1), *wt = rand_buf((size_t)oc * K, -1, 1);
         float *col = malloc((size_t)n * oh * ow * K * 4), *y = malloc((size_t)n * oh * ow * oc * 4);
         /* in two uneven row ranges, the first ending inside an image */
         int total_rows = n * oh * ow, split = oh * ow / 2 + 1;
-        cnn_im2col(col, x, 0, split, h, w, c, k, pad, oh, ow);
-        cnn_im2col(col + (size_t)split * K, x, (size_t)split, total_rows - split, h, w, c, k, pad, oh, ow);
+        cnn_im2col(col, x, 0, split, h, w, c, k, stride, pad, oh, ow);
+        cnn_im2col(col + (size_t)split * K, x, (size_t)split, total_rows - split, h, w, c, k, stride, pad, oh, ow);
         cnn_gemm__ref(y, oc, col, K, 1, wt, 1, K, n * oh * ow, oc, K, 0, NULL);
         float worst = 0;
         for (int img = 0; img < n; img++)
@@ -197,23 +212,24 @@ static void test_im2col(void) {
                         for (int ky = 0; ky < k; ky++)
                             for (int kx = 0; kx < k; kx++)
                                 for (int ch = 0; ch < c; ch++) {
-                                    int iy = oy + ky - pad, ix = ox + kx - pad;
+                                    int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
                                     if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
                                     s += (double)x[((img * h + iy) * w + ix) * c + ch] * wt[((o * k + ky) * k + kx) * c + ch];
                                 }
                         float d = fabsf((float)s - y[((img * oh + oy) * ow + ox) * oc + o]);
                         if (d > worst) worst = d;
                     }
-        CHECK(worst < 1e-5f, "im2col pad=%d: worst difference from direct convolution %g", pad, worst);
+        CHECK(worst < 1e-5f, "im2col pad=%d stride=%d: worst difference from direct convolution %g", pad, stride, worst);
         /* col2im is the adjoint of im2col: <im2col(x), g> == <x, col2im(g)> */
         float *g = rand_buf((size_t)n * oh * ow * K, -1, 1), *dx = malloc((size_t)n * h * w * c * 4);
         memset(dx, 0, (size_t)n * h * w * c * 4);
-        cnn_col2im_add(dx, g, 0, split, h, w, c, k, pad, oh, ow);
-        cnn_col2im_add(dx, g + (size_t)split * K, (size_t)split, total_rows - split, h, w, c, k, pad, oh, ow);
+        cnn_col2im_add(dx, g, 0, split, h, w, c, k, stride, pad, oh, ow);
+        cnn_col2im_add(dx, g + (size_t)split * K, (size_t)split, total_rows - split, h, w, c, k, stride, pad, oh, ow);
         double lhs = 0, rhs = 0;
         for (size_t i = 0; i < (size_t)n * oh * ow * K; i++) lhs += (double)col[i] * g[i];
         for (size_t i = 0; i < (size_t)n * h * w * c; i++) rhs += (double)x[i] * dx[i];
-        CHECK(fabs(lhs - rhs) < 1e-3, "col2im pad=%d is not the adjoint of im2col: %g vs %g", pad, lhs, rhs);
+        CHECK(fabs(lhs - rhs) < 1e-3, "col2im pad=%d stride=%d is not the adjoint of im2col: %g vs %g", pad, stride,
+              lhs, rhs);
         free(x), free(wt), free(col), free(y), free(g), free(dx);
     }
 }

@@ -1,0 +1,59 @@
+/* layers_pool.c - pooling: 2x2 max and average pooling with stride 2 (kernels in the kernel table). */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "layers.h"
+
+static int pool_parse(cnn_layer *l, char **args, int nargs, const char **act, const cnn_stmt *st) {
+    (void)act;
+    const char *name = cnn_layer_desc_of(l->kind)->name;
+    if (nargs > 1 || (nargs == 1 && strcmp(args[0], "2") && strcmp(args[0], "2x2")))
+        return cnn_spec_fail(st, "only 2x2 pooling with stride 2 is supported (write '%s 2')", name);
+    l->k = 2, l->stride = 2;
+    return CNN_OK;
+}
+
+/* Odd sides are floored, as in PyTorch: the last row or column is not pooled. */
+static int pool_infer(cnn_layer *l, const cnn_stmt *st) {
+    if (l->ih < 2 || l->iw < 2) return cnn_spec_fail(st, "input %dx%d is too small to pool 2x2", l->ih, l->iw);
+    l->oh = l->ih / 2, l->ow = l->iw / 2, l->oc = l->ic;
+    return CNN_OK;
+}
+
+static double pool_flops(const cnn_layer *l) { return 4.0 * l->oh * l->ow * l->oc; }
+
+static void pool_text(const cnn_layer *l, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s 2", cnn_layer_desc_of(l->kind)->name);
+}
+
+/* y (n, h/2, w/2, c) <- max of each 2x2 window of x (n, h, w, c) */
+static void maxpool_fwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->maxpool_fwd(p->y, p->x, p->n, l->ih, l->iw, l->ic);
+}
+
+/* dx accumulates dy at the first position of each window holding its max (x and y tell which) */
+static void maxpool_bwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->maxpool_bwd(p->dx, p->x, p->y, p->dy, p->n, l->ih, l->iw, l->ic);
+}
+
+/* y (n, h/2, w/2, c) <- mean of each 2x2 window of x (n, h, w, c) */
+static void avgpool_fwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->avgpool_fwd(p->y, p->x, p->n, l->ih, l->iw, l->ic);
+}
+
+/* dx accumulates dy / 4 at each position of the window */
+static void avgpool_bwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->avgpool_bwd(p->dx, p->dy, p->n, l->ih, l->iw, l->ic);
+}
+
+const cnn_layer_desc cnn_layer_maxpool = {
+    .name = "maxpool", .prefix = "pool", .noun = "pooling", .flags = LF_SPATIAL | LF_NEEDS_OUTPUT,
+    .parse = pool_parse, .infer = pool_infer, .forward = maxpool_fwd, .backward = maxpool_bwd, .text = pool_text,
+    .flops = pool_flops,
+};
+
+const cnn_layer_desc cnn_layer_avgpool = {
+    .name = "avgpool", .prefix = "pool", .noun = "pooling", .flags = LF_SPATIAL, .parse = pool_parse,
+    .infer = pool_infer, .forward = avgpool_fwd, .backward = avgpool_bwd, .text = pool_text, .flops = pool_flops,
+};

@@ -1,0 +1,104 @@
+/* test_layers.c - the table of layer kinds: every kind has a complete descriptor, keywords are unique and
+ * found again, tensors tile each layer's parameters and their PyTorch-to-ours index maps are permutations,
+ * and canonical texts read back as the same network. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers.h"
+#include "model.h"
+
+/* Together these use every kind that can be written in a spec. */
+static const char *specs[] = {
+    "keras",
+    "pytorch",
+    "mlp",
+    "input 9x7x3; conv 4 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; flatten; dropout 0.2; linear 6 relu; dense 2",
+};
+
+static void test_descriptors(void) {
+    for (int k = 0; k < L_COUNT; k++) {
+        const cnn_layer_desc *d = cnn_layer_desc_of((cnn_layer_kind)k);
+        CHECK(d != NULL, "kind %d has no descriptor", k);
+        if (!d) continue;
+        CHECK(d->name && d->noun && d->forward && d->backward && d->text && d->flops,
+              "kind %d (%s): name, noun, forward, backward, text and flops are required", k, d->name ? d->name : "?");
+        CHECK(d->ntensors >= 0 && d->ntensors <= CNN_MAX_LAYER_TENSORS, "%s: %d tensors (at most %d)", d->name,
+              d->ntensors, CNN_MAX_LAYER_TENSORS);
+        CHECK(!d->ntensors || (d->tensor && d->init && d->infer), "%s has tensors: tensor, init and infer are required",
+              d->name);
+        CHECK(!((d->flags & LF_IN_PLACE) && (d->flags & LF_ALIAS)), "%s: in place and alias exclude each other", d->name);
+        if (!(d->flags & LF_INTERNAL)) {
+            CHECK(cnn_layer_kind_by_word(d->name) == k, "keyword '%s' finds kind %d, expected %d", d->name,
+                  cnn_layer_kind_by_word(d->name), k);
+            if (d->alias) CHECK(cnn_layer_kind_by_word(d->alias) == k, "alias '%s' does not find %s", d->alias, d->name);
+        } else {
+            CHECK(cnn_layer_kind_by_word(d->name) < 0, "internal kind '%s' must not be a keyword", d->name);
+        }
+        for (int j = 0; j < k; j++) {
+            const cnn_layer_desc *e = cnn_layer_desc_of((cnn_layer_kind)j);
+            CHECK(strcmp(d->name, e->name) != 0, "kinds %d and %d are both named '%s'", j, k, d->name);
+            CHECK(!d->alias || strcmp(d->alias, e->name) != 0, "alias '%s' of %s is the name of kind %d", d->alias,
+                  d->name, j);
+        }
+    }
+    char list[256];
+    cnn_layer_keywords(list, sizeof list, LF_ACTIVATION, NULL);
+    CHECK(strcmp(list, "relu, sigmoid or tanh") == 0, "activation keywords: '%s'", list);
+}
+
+static void test_tensors_and_text(void) {
+    int seen[L_COUNT] = {0};
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        cnn_model *m = NULL, *again = NULL;
+        CHECK(cnn_model_create(&m, specs[s], 1, 2) == CNN_OK, "create '%s': %s", specs[s], cnn_last_error());
+        if (!m) continue;
+        size_t total = 0;
+        for (int i = 0; i < m->nlayers; i++) {
+            const cnn_layer *l = &m->layers[i];
+            const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
+            seen[l->kind] = 1;
+            CHECK(l->src < i, "layer %s reads layer %d, which does not come before it", l->name, l->src);
+            size_t off = 0;
+            for (int t = 0; t < d->ntensors; t++) {
+                cnn_tensor_info info;
+                d->tensor(l, t, &info);
+                size_t count = 1;
+                for (int k = 0; k < info.ndim; k++) count *= (size_t)info.shape[k];
+                CHECK(count == info.count, "%s.%s: shape holds %zu elements, count says %zu", l->name, info.suffix, count,
+                      info.count);
+                CHECK(info.offset == off, "%s.%s starts at %zu, expected %zu (tensors tile the parameters)", l->name,
+                      info.suffix, info.offset, off);
+                off += info.count;
+                unsigned char *hit = calloc(info.count, 1);
+                size_t bad = 0;
+                for (size_t j = 0; j < info.count; j++) {
+                    size_t o = d->ours_from_torch ? d->ours_from_torch(l, t, j) : j;
+                    if (o >= info.count || hit[o]++) bad++;
+                }
+                CHECK(bad == 0, "%s.%s: the index map is not a permutation (%zu collisions)", l->name, info.suffix, bad);
+                free(hit);
+            }
+            CHECK(off == l->p_count, "%s: tensors hold %zu parameters, the layer %zu", l->name, off, l->p_count);
+            total += l->p_count;
+        }
+        CHECK(total == m->nparams, "'%s': layers hold %zu parameters, the model %zu", specs[s], total, m->nparams);
+        CHECK(cnn_model_create(&again, cnn_model_spec(m), 1, 2) == CNN_OK, "canonical text of '%s' refused: %s",
+              specs[s], cnn_last_error());
+        if (again) {
+            CHECK(strcmp(cnn_model_spec(again), cnn_model_spec(m)) == 0, "canonical text of '%s' changes when read back",
+                  specs[s]);
+            CHECK(again->nlayers == m->nlayers && again->nparams == m->nparams, "'%s' reads back as another network",
+                  specs[s]);
+        }
+        cnn_model_free(again);
+        cnn_model_free(m);
+    }
+    for (int k = 0; k < L_COUNT; k++) CHECK(seen[k], "no test spec uses %s", cnn_layer_desc_of((cnn_layer_kind)k)->name);
+}
+
+int main(void) {
+    RUN(test_descriptors);
+    RUN(test_tensors_and_text);
+    return check_summary();
+}
