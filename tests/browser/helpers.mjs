@@ -1,6 +1,7 @@
 // Shared by the browser tests: Chromium through playwright-core, the page served by tools/serve.mjs, real MNIST
 // test digits, and drawing them with the mouse.
 import fs from 'node:fs';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../tools/serve.mjs';
@@ -107,12 +108,55 @@ export function readMnistTest(first, count) {
  * @param {{size?: number, cx?: number, cy?: number, canvas?: string}} [o] canvas: a selector (default the pad)
  * @returns {Promise<number>} strokes drawn
  */
-export async function drawDigit(page, pixels, { size = 0.9, cx = 0.5, cy = 0.5, canvas = tid('draw-canvas') } = {}) {
+export async function drawDigit(page, pixels, { size = 0.9, cx = 0.5, cy = 0.5, canvas = tid('draw-canvas'), synthetic = false } = {}) {
   await page.locator(canvas).scrollIntoViewIfNeeded();
   const box = await page.locator(canvas).boundingBox();
   const s = (size * Math.min(box.width, box.height)) / 28;
   const x0 = box.x + cx * box.width - 14 * s, y0 = box.y + cy * box.height - 14 * s;
   const X = (c) => x0 + (c + 0.5) * s, Y = (r) => y0 + (r + 0.5) * s;
+  const strokes = digitStrokes(pixels);
+  if (synthetic) {
+    // the same strokes as pointer events dispatched in the page: the pad's own handlers, one round trip
+    const paths = strokes.map((chain) => chain.flatMap(([r, a, b]) => (a === b ? [[X(a), Y(r)]] : [[X(a), Y(r)], [X(b), Y(r)]])));
+    await page.locator(canvas).evaluate((el, { paths, frame }) => {
+      const at = ([x, y]) => ({ clientX: x - frame.x, clientY: y - frame.y });
+      const fire = (type, p, buttons) => el.dispatchEvent(new PointerEvent(type, {
+        ...at(p), pointerId: 7, pointerType: 'mouse', button: 0, buttons, bubbles: true, cancelable: true, composed: true,
+      }));
+      for (const path of paths) {
+        fire('pointerdown', path[0], 1);
+        for (const p of path) fire('pointermove', p, 1);
+        fire('pointerup', path[path.length - 1], 0);
+      }
+    }, { paths, frame: await frameOffset(page, canvas) });
+    return strokes.length;
+  }
+  for (const chain of strokes) {
+    await page.mouse.move(X(chain[0][1]), Y(chain[0][0]));
+    await page.mouse.down();
+    for (const [r, a, b] of chain) {
+      await page.mouse.move(X(a), Y(r));
+      if (b !== a) await page.mouse.move(X(b), Y(r));
+    }
+    await page.mouse.up();
+  }
+  return strokes.length;
+}
+
+/** Where a frame's viewport is on the page (0, 0 outside frames): boundingBox is in page coordinates. */
+async function frameOffset(page, selector) {
+  const m = /^(.*?) >> internal:control=enter-frame/.exec(selector);
+  if (!m) return { x: 0, y: 0 };
+  const box = await page.locator(m[1]).boundingBox();
+  return { x: box.x + (await page.locator(m[1]).evaluate((f) => f.clientLeft)), y: box.y + (await page.locator(m[1]).evaluate((f) => f.clientTop)) };
+}
+
+/**
+ * The strokes that trace a 28x28 digit: every row's runs of ink (intensity > 128); a run that overlaps the
+ * run above continues its stroke (a zig-zag down the digit). @returns {[number, number, number][][]} per stroke
+ * [row, from column, to column]
+ */
+function digitStrokes(pixels) {
   // runs per row: [first, last] columns
   const runs = [];
   for (let r = 0; r < 28; r++) {
@@ -145,15 +189,8 @@ export async function drawDigit(page, pixels, { size = 0.9, cx = 0.5, cy = 0.5, 
   }
   for (const chain of strokes) {
     chain.forEach(([r, [a, b]], k) => { if (k % 2) [a, b] = [b, a]; chain[k] = [r, a, b]; });
-    await page.mouse.move(X(chain[0][1]), Y(chain[0][0]));
-    await page.mouse.down();
-    for (const [r, a, b] of chain) {
-      await page.mouse.move(X(a), Y(r));
-      if (b !== a) await page.mouse.move(X(b), Y(r));
-    }
-    await page.mouse.up();
   }
-  return strokes.length;
+  return strokes;
 }
 
 /** Waits for the prediction of the current drawing; @returns {Promise<string>} its text */
@@ -192,4 +229,54 @@ export async function setTrainForm(page, o) {
 export async function fillSpec(page, text) {
   if (!(await page.locator('#spec-text').isVisible())) await page.locator('.spec-text summary').click();
   await page.fill('#spec-text', text);
+}
+
+/**
+ * Opens an HTML page served at `path` on the test server's origin (or on another host name of it, e.g.
+ * 'localhost' for a second origin), in a fresh context. @returns {Promise<{page, context, errors: string[]}>}
+ */
+export async function openHtml(env, path, html, { viewport = { width: 1200, height: 900 }, setup = async () => {} } = {}) {
+  const context = await env.browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const base = env.server.url;
+  await page.route(`${base}${path}`, (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: html }));
+  await setup(page);
+  await page.goto(`${base}${path}`);
+  return { page, context, errors, base };
+}
+
+/**
+ * A second origin on another port, as a host page elsewhere would be: it serves the HTML pages it is given
+ * (set later through `pages`), with no policy of its own.
+ * @returns {Promise<{url: string, pages: Map<string, string>, close(): Promise<void>}>}
+ */
+export async function otherOrigin() {
+  const pages = new Map();
+  const server = http.createServer((req, res) => {
+    const body = pages.get(new URL(req.url, 'http://x').pathname.slice(1));
+    res.writeHead(body === undefined ? 404 : 200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(body ?? 'not found');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`, pages,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Records DOM events of the given types on the document (they bubble out of the widgets). */
+export async function recordEvents(page, types) {
+  await page.evaluate((types) => {
+    window.events = [];
+    for (const t of types) {
+      document.addEventListener(t, (e) => {
+        const d = e.detail ?? {};
+        window.events.push({ type: t, target: e.target.id || e.target.localName, detail: { ...d, input: undefined, layers: undefined } });
+      });
+    }
+  }, types);
 }

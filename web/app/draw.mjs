@@ -132,7 +132,9 @@ export class DrawingPad {
     if (e.pointerType === 'mouse' && e.button !== 0) return;
     if (this._pointer) return; // a second finger does not draw
     e.preventDefault();
-    this.canvas.setPointerCapture?.(e.pointerId);
+    try {
+      this.canvas.setPointerCapture?.(e.pointerId);
+    } catch { /* the pointer is already gone (or made by a script): draw without capture */ }
     this._rect = this.canvas.getBoundingClientRect();
     const p = this._point(e);
     if (this._painted) this.clear(); // strokes start a drawing of their own
