@@ -376,6 +376,7 @@ export class TrainView {
     $('freeze-box').hidden = !fromCurrent;
     // fine-tuning keeps the current model's layers (listed to freeze): the architecture editor does not apply
     for (const id of ['layer-editor', 'layer-kinds', 'spec-details', 'spec-check', 'skip-editor']) $(id).hidden = fromCurrent;
+    $('preset').closest('.field').hidden = fromCurrent;
     for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
     const sgd = $('optimizer').value === 'sgd';
     for (const id of ADVANCED_FIELDS) setEnabled($(id), idle);
