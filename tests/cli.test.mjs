@@ -10,24 +10,13 @@ import { gzipSync } from 'node:zlib';
 
 import { encodePng, encodePgm } from '../tools/lib/image.mjs';
 import { DEFAULT_DATA_DIR } from '../tools/lib/mnist.mjs';
+import { assertUserError, runTool } from './cli-helpers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'cnn-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-function run(tool, args) {
-  const r = spawnSync(process.execPath, [path.join(root, 'tools', tool), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  return { ...r, json: () => JSON.parse(r.stdout.trim().split('\n').at(-1)) };
-}
-
-/** A user error: non-zero exit, one line on stderr matching pattern, no stack trace. */
-function assertUserError(r, pattern) {
-  assert.notEqual(r.status, 0, 'exit code must be non-zero');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
+const run = (tool, args) => runTool(tool, args);
 
 test('train, eval and predict work together on real MNIST', async () => {
   const out = path.join(tmp, 'small.safetensors');

@@ -70,3 +70,12 @@ export function makeSafetensors(tensors, metadata) {
   for (const b of parts) { out.set(b, p); p += b.length; }
   return out;
 }
+
+/** An IDX file: magic (4 bytes), big-endian dims, then data. */
+export function idxFile(magic, dims, data) {
+  const b = new Uint8Array(4 + 4 * dims.length + data.length);
+  b.set(magic);
+  dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
+  b.set(data, 4 + 4 * dims.length);
+  return b;
+}
