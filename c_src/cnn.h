@@ -133,6 +133,14 @@ CNN_API const char *cnn_preset_spec(const char *name);
 CNN_API int cnn_preset_count(void);
 CNN_API const char *cnn_preset_name(int i);
 
+/* The layer kinds, for listing them (a page's layer editor): cnn_layer_kind_name(0 .. cnn_layer_kind_count() -
+ * 1) is the kind's spec keyword and the name cnn_model_layer_kind() gives; cnn_layer_kind_role() is 0 for a
+ * layer statement, 1 for an activation (also usable as the ACT word above), 2 for a kind the parser adds
+ * itself (add, the end of a residual block; softmax). Out of range: NULL and -1. */
+CNN_API int cnn_layer_kind_count(void);
+CNN_API const char *cnn_layer_kind_name(int kind);
+CNN_API int cnn_layer_kind_role(int kind);
+
 /* Checks a spec of len bytes (or a preset name; no terminating NUL needed) without reserving any memory for
  * weights or activations: *out receives a model handle that answers the introspection calls below
  * (cnn_model_spec, cnn_model_classes, cnn_model_param_count, cnn_model_flops_per_image, cnn_model_layer_*,

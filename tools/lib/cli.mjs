@@ -86,3 +86,17 @@ export function metricsJson(ev) {
     confusion: ev.confusion,
   };
 }
+
+/**
+ * The spec text a --model option names: a preset name (returned as is), a spec file, or spec text itself.
+ * @param {import('../../web/cnn.mjs').Cnn} cnn @param {string} model @returns {Promise<string>}
+ */
+export async function resolveModelSpec(cnn, model) {
+  if (cnn.presetSpec(model)) return model;
+  try {
+    return await readFile(model, 'utf8');
+  } catch {
+    if (/[;\n]/.test(model) || /^\s*(conv2d|dense|flatten|input|residual)\b/.test(model)) return model;
+    throw new UsageError(`--model '${model}' is neither a preset (${cnn.presets().join(', ')}) nor a readable spec file`);
+  }
+}
