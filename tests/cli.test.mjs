@@ -96,6 +96,25 @@ test('user errors are one line on stderr with a non-zero exit code', () => {
   assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), blank]), /blank.png: .*empty/);
 });
 
+test('to-pytorch writes a module and a training script for a preset, a spec or a weight file', () => {
+  const out = path.join(tmp, 'torch');
+  const r = run('to-pytorch.mjs', ['--model', 'resnet', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const res = r.json();
+  assert.equal(res.parameters, 151690);
+  const module = readFileSync(path.join(out, 'model.py'), 'utf8');
+  assert.match(module, /self\.bn8 = nn\.BatchNorm2d\(64\)/);
+  assert.match(module, /self\.conv6 = nn\.Conv2d\(32, 64, 1, stride=2, padding=0\)/);
+  assert.match(module, /h18 = h15 \+ h17/, 'the projection block adds its branch and its skip');
+  assert.equal(module.match(/^SPEC = (.*)$/m)[1], JSON.stringify(res.spec));
+  assert.match(readFileSync(path.join(out, 'train_ddp.py'), 'utf8'), /DistributedDataParallel/);
+  const fromFile = run('to-pytorch.mjs', ['--model', path.join(root, 'assets/pretrained.safetensors'), '--out', out]);
+  assert.equal(fromFile.status, 0, fromFile.stderr);
+  assert.match(readFileSync(path.join(out, 'model.py'), 'utf8'), /self\.fc1 = nn\.Linear\(1600, 128\)/);
+  assertUserError(run('to-pytorch.mjs', ['--model', 'conv2d 8 3x3; residual; dense 10', '--out', out]), /^to-pytorch: layer 2 \('residual'\): the residual block is not closed/);
+  assertUserError(run('to-pytorch.mjs', []), /^to-pytorch: --model is required/);
+});
+
 test('a data directory with a truncated or wrong-magic IDX file is refused clearly', () => {
   const dir = path.join(tmp, 'data');
   spawnSync('mkdir', ['-p', dir]);

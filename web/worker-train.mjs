@@ -7,7 +7,7 @@
  *   init {variant}                    -> {build, kernels}
  *   setModel {bytes}                  -> model info            the current model (validated by the core)
  *   create {spec, seed}               -> {bytes, info}         a new untrained current model
- *   validateSpec {spec}               -> model info            builds (and frees) a model from spec text
+ *   validateSpec {spec}               -> model info            checks spec text (no model is built)
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
  *   setDrawings {images, labels}      -> {train} | {}          the user's own 28x28 samples
@@ -62,12 +62,7 @@ const rpc = serve({
 
   async validateSpec({ spec }) {
     const cnn = await core();
-    const m = cnn.createModel(spec, { maxBatch: 1 });
-    try {
-      return modelInfo(m);
-    } finally {
-      m.free();
-    }
+    return cnn.checkSpec(spec); // reserves no memory for weights or activations
   },
 
   async loadMnist({ splits = ['train', 'test'] }) {
