@@ -110,33 +110,69 @@ CNN_API const uint8_t *cnn_dataset_labels(const cnn_dataset *ds);
 /* Architecture spec                                                                                    */
 /* ==================================================================================================== */
 
-/* The spec is text: one layer per line or separated by ';', words separated by spaces, '#' starts a comment.
- *   input HxWxC                        input shape (default 28x28x1); only as the first layer
- *   conv2d F KxK [valid|same] [ACT]    F filters, square kernel K, stride 1 (default valid)
+typedef struct cnn_model cnn_model; /* a network: its layers and, once created, its weights and buffers */
+
+/* The spec is text: one layer per line or separated by ';', words separated by spaces or tabs, '#' starts a
+ * comment (which may hold any UTF-8 text). Case does not matter; a UTF-8 byte order mark at the start is
+ * skipped. Outside comments the text is plain ASCII: another character (a no-break space, a '×') is refused
+ * with a message naming it, and so is a NUL byte.
+ *   input HxWxC                        input shape (default 28x28x1); only as the first statement
+ *   conv2d F KxK [valid|same] [stride S] [ACT]
+ *                                      F filters, square kernel K; 'same' pads (K - 1) / 2 per side (the output
+ *                                      keeps the input's size at stride 1); stride 1..8 (default 1)
  *   maxpool 2 | avgpool 2              2x2 window, stride 2 (odd sizes are floored, as in PyTorch)
+ *   globalavgpool                      the mean of each channel over the image: (H, W, C) -> C features
  *   dense N [ACT]                      fully connected, N outputs
- *   relu | sigmoid | tanh              activation (ACT above is shorthand for this on the next line)
+ *   batchnorm                          batch normalisation per channel (or per feature after dense), eps 1e-5,
+ *                                      momentum 0.1 as PyTorch's BatchNorm2d / BatchNorm1d
+ *   relu | sigmoid | tanh | gelu       activation (ACT above is shorthand for this on the next line)
+ *   leakyrelu [SLOPE]                  x > 0 ? x : SLOPE * x, 0 <= SLOPE < 1 (default 0.01)
  *   dropout P                          0 <= P < 1, active only in training
  *   flatten                            (H, W, C) -> features; implicit before the first dense
+ *   residual ... [skip ...] end [ACT]  a residual block: the layers after 'residual' (the branch) and those
+ *                                      after 'skip' (the shortcut; none: the identity) both read the block's
+ *                                      input, and their outputs are added; they must have the same shape (a
+ *                                      stride-2 branch needs a projection such as 'skip; conv2d 64 1x1 stride 2').
+ *                                      Blocks do not nest.
  *   softmax                            optional last layer; the output is always softmax + cross-entropy
  * The last layer (before the optional softmax) must be a dense layer without activation: its size is the class
- * count (2..256). Sizes: sides up to 1024, up to 16 channels, kernels up to 15x15, at most 64 layers.
- * Parameter layers are named conv1, conv2, ... and fc1, fc2, ... in order of appearance. */
+ * count (2..256). Sizes: sides up to 1024, up to 16 input channels, kernels up to 15x15, at most 64 layers, at
+ * most 4e9 floating-point operations per image (the resnet preset needs 2.1e7).
+ * Layers are named by kind and order of appearance: conv1, conv2, ..., fc1, ..., bn1, ..., pool1, ... */
 
-/* The spec of a preset: "keras", "pytorch" or "mlp". Returns NULL for an unknown name. */
+/* The spec of a preset: "keras", "pytorch", "mlp" or "resnet". Returns NULL for an unknown name. */
 CNN_API const char *cnn_preset_spec(const char *name);
+/* The presets, for listing them: cnn_preset_name(0 .. cnn_preset_count() - 1); NULL out of range. */
+CNN_API int cnn_preset_count(void);
+CNN_API const char *cnn_preset_name(int i);
+
+/* The layer kinds, for listing them (a page's layer editor): cnn_layer_kind_name(0 .. cnn_layer_kind_count() -
+ * 1) is the kind's spec keyword and the name cnn_model_layer_kind() gives; cnn_layer_kind_role() is 0 for a
+ * layer statement, 1 for an activation (also usable as the ACT word above), 2 for a kind the parser adds
+ * itself (add, the end of a residual block; softmax). Out of range: NULL and -1. */
+CNN_API int cnn_layer_kind_count(void);
+CNN_API const char *cnn_layer_kind_name(int kind);
+CNN_API int cnn_layer_kind_role(int kind);
+
+/* Checks a spec of len bytes (or a preset name; no terminating NUL needed) without reserving any memory for
+ * weights or activations: *out receives a model handle that answers the introspection calls below
+ * (cnn_model_spec, cnn_model_classes, cnn_model_param_count, cnn_model_flops_per_image, cnn_model_layer_*,
+ * cnn_model_tensor_count/name/shape); the others refuse it with CNN_E_INVALID. Free it with cnn_model_free.
+ * @return CNN_OK, or CNN_E_FORMAT with a message naming the layer by its position and text. */
+CNN_API int cnn_spec_check(cnn_model **out, const char *text, size_t len);
 
 /* ==================================================================================================== */
 /* Models                                                                                               */
 /* ==================================================================================================== */
 
-typedef struct cnn_model cnn_model;
-
 /* Creates a model from a spec (or a preset name), initialised from a seeded generator: He-uniform for layers
- * followed by ReLU, Glorot-uniform otherwise, zero biases. Buffers are reserved for batches of up to
+ * followed by ReLU or leaky ReLU (also through a batchnorm), Glorot-uniform otherwise, zero biases; batch
+ * norm starts with weight 1, bias 0, running mean 0 and variance 1. Buffers are reserved for batches of up to
  * max_batch images (1..4096); larger predictions and evaluations are processed in chunks.
  * @param out receives the model or NULL. Free with cnn_model_free. */
 CNN_API int cnn_model_create(cnn_model **out, const char *spec_or_preset, uint32_t seed, int max_batch);
+/* The same for a spec of len bytes (no terminating NUL needed; a NUL inside is refused). */
+CNN_API int cnn_model_create_n(cnn_model **out, const char *spec, size_t len, uint32_t seed, int max_batch);
 CNN_API void cnn_model_free(cnn_model *m);
 
 /* Canonical text of the model's spec (one layer per line); borrowed, valid while the model lives. */
@@ -146,7 +182,9 @@ CNN_API int cnn_model_input_width(const cnn_model *m);
 CNN_API int cnn_model_input_channels(const cnn_model *m);
 CNN_API int cnn_model_classes(const cnn_model *m);
 CNN_API int cnn_model_max_batch(const cnn_model *m);
-CNN_API int cnn_model_param_count(const cnn_model *m);
+CNN_API int cnn_model_param_count(const cnn_model *m); /* trained parameters (not batch norm's running statistics) */
+/* Floating-point operations of one image's forward pass (a multiply-add counts 2). */
+CNN_API double cnn_model_flops_per_image(const cnn_model *m);
 
 /* Layers, in order (activations, pooling, dropout and flatten are layers too). */
 CNN_API int cnn_model_layer_count(const cnn_model *m);
@@ -158,6 +196,10 @@ CNN_API int cnn_model_layer_out_height(const cnn_model *m, int layer);
 CNN_API int cnn_model_layer_out_width(const cnn_model *m, int layer);
 CNN_API int cnn_model_layer_out_channels(const cnn_model *m, int layer);
 CNN_API int cnn_model_layer_param_count(const cnn_model *m, int layer);
+CNN_API double cnn_model_layer_flops(const cnn_model *m, int layer);
+/* The layer whose output is input k (0, or 1 for the second input of the "add" that ends a residual block) of
+ * a layer: -1 for the model's input, -2 when there is no such input or layer. Layers only read earlier ones. */
+CNN_API int cnn_model_layer_input(const cnn_model *m, int layer, int k);
 
 /* Reseeds the model's generator (shuffling, dropout and augmentation of the next trainer), e.g. for a model
  * loaded from a file, whose generator starts from seed 0. The weights are not changed. */
@@ -165,17 +207,33 @@ CNN_API void cnn_model_reseed(cnn_model *m, uint32_t seed);
 /* A number drawn from the model's generator: a seed for replicas of this model that depends only on its seed
  * and history (data-parallel training reseeds every replica with it). */
 CNN_API uint32_t cnn_model_draw_seed(cnn_model *m);
-/* Draws a parameter layer's weights afresh from the model's generator, as at creation (biases 0). */
+/* Draws a parameter layer's weights afresh from the model's generator, as at creation (biases 0; a batch norm's
+ * running statistics back to mean 0, variance 1). */
 CNN_API int cnn_model_reinit_layer(cnn_model *m, const char *layer_name);
 
 /* Freezes (frozen = 1) or unfreezes a parameter layer by name: a frozen layer's weights and biases are not
- * changed by training (its gradients are still propagated to earlier layers). */
+ * changed by training (its gradients are still propagated to earlier layers). A frozen batch norm layer keeps
+ * its running statistics too (it still normalises with the batch's statistics in training). */
 CNN_API int cnn_model_set_frozen(cnn_model *m, const char *layer_name, int frozen);
 CNN_API int cnn_model_is_frozen(const cnn_model *m, const char *layer_name);
 
 /* Pointer to all parameters, laid out layer by layer (weight then bias; conv weights (OC, KH, KW, IC), dense
  * weights (out, in) with inputs in (H, W, C) order). Borrowed; for inspection and tests. */
 CNN_API float *cnn_model_params(cnn_model *m);
+
+/* The model's tensors by name, as weight files hold them: "conv1.weight", "conv1.bias", ..., "bn1.weight",
+ * "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked", in the order files list them.
+ * cnn_model_tensor_name writes the name of tensor index (0 .. cnn_model_tensor_count() - 1) into name (cap
+ * bytes). cnn_model_tensor_shape gives its PyTorch-layout shape: *ndim (0..4) and shape[0 .. 4) (unused dims
+ * are 1). */
+CNN_API int cnn_model_tensor_count(const cnn_model *m);
+CNN_API int cnn_model_tensor_name(const cnn_model *m, int index, char *name, int cap);
+CNN_API int cnn_model_tensor_shape(const cnn_model *m, const char *name, int *ndim, int *shape);
+/* Copies a tensor in PyTorch layout into out (exactly its element count): its values (gradient = 0), or
+ * (gradient = 1, trained parameters only) its gradient from the last training step, the mean over that step's
+ * batch (zero for a frozen layer; what was computed even when the step then diverged). A batch counter is
+ * given as a float. */
+CNN_API int cnn_model_tensor_read(const cnn_model *m, const char *name, int gradient, float *out, int count);
 
 /* Class probabilities for n images in [0, 1]:  probs (n, classes) <- x (n, H, W, C). Inference mode
  * (dropout off). n may exceed max_batch. CNN_E_INVALID for a non-finite pixel or non-finite outputs. */
@@ -187,13 +245,20 @@ CNN_API int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n)
  * dense or avgpool layer, for example): that layer then shows the values after the activation. */
 CNN_API int cnn_model_layer_output(const cnn_model *m, float *out, int layer);
 
+/* Saliency: grad (H, W, C) <- the gradient of the logit of class_index (the class's score before the softmax)
+ * with respect to the pixels of image x (H, W, C), in inference mode (dropout off, batch norm's running
+ * statistics). Parameter gradients are left as they were. Afterwards the last forward pass is this image's. */
+CNN_API int cnn_model_input_gradient(cnn_model *m, float *grad, const float *x, int class_index);
+
 /* ==================================================================================================== */
 /* Weight files (safetensors)                                                                           */
 /* ==================================================================================================== */
 
 /* Serialises the model: F32 tensors "<layer>.weight" / "<layer>.bias" in PyTorch layouts (conv (out, in, kh,
- * kw); dense (out, in) with inputs flattened in (C, H, W) order) and __metadata__ {"format": "cnn-wasm",
- * "format_version": "1", "spec": <canonical spec>}.
+ * kw); dense (out, in) with inputs flattened in (C, H, W) order); for batch norm also the F32 buffers
+ * "<layer>.running_mean", "<layer>.running_var" and the I64 scalar "<layer>.num_batches_tracked", as PyTorch's
+ * state_dict holds them; and __metadata__ {"format": "cnn-wasm", "format_version": "1", "spec": <canonical
+ * spec>}.
  * @param out receives a buffer allocated by the library (free with cnn_free); @param len its length. */
 CNN_API int cnn_model_save(const cnn_model *m, uint8_t **out, size_t *len);
 

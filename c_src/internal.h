@@ -45,16 +45,20 @@ typedef struct {
 int cnn_idx_parse(cnn_idx_array *out, const uint8_t *bytes, size_t len, int min_dims, int max_dims,
                   const char *what);
 
-/* ---- safetensors container (safetensors.c, json.c): names, shapes and F32 data; no model knowledge ---- */
+/* ---- safetensors container (safetensors.c, json.c): names, shapes and F32 or I64 data; no model knowledge ---- */
 #define CNN_ST_MAX_DIMS 8
 #define CNN_ST_MAX_NAME 128
+typedef enum { CNN_ST_F32 = 0, CNN_ST_I64 = 1 } cnn_st_dtype; /* little-endian float32, int64 */
 typedef struct {
     char name[CNN_ST_MAX_NAME];
+    int dtype;         /* cnn_st_dtype */
     int ndim;
     int64_t shape[CNN_ST_MAX_DIMS];
-    const float *data; /* reading: points into the file bytes, may be unaligned (use memcpy); writing: source */
+    const void *data;  /* reading: points into the file bytes, may be unaligned (use memcpy); writing: source */
     size_t count;      /* product of shape */
 } cnn_st_tensor;
+/* Bytes per element of a dtype (4 or 8). */
+size_t cnn_st_dtype_size(int dtype);
 typedef struct {
     cnn_st_tensor *tensors;
     int count;
@@ -62,13 +66,13 @@ typedef struct {
     char **meta_values;
     int meta_count;
 } cnn_st_file;
-/* Parses and fully validates a safetensors buffer (see safetensors.c for the rules). Only F32 tensors are
- * accepted. On success out owns its arrays (free with cnn_st_file_free); tensor data point into bytes. */
+/* Parses and fully validates a safetensors buffer (see safetensors.c for the rules). Only F32 and I64
+ * tensors are accepted. On success out owns its arrays (free with cnn_st_file_free); tensor data point into bytes. */
 int cnn_st_parse(cnn_st_file *out, const uint8_t *bytes, size_t len);
 void cnn_st_file_free(cnn_st_file *f);
 const char *cnn_st_meta(const cnn_st_file *f, const char *key);           /* NULL if absent */
 const cnn_st_tensor *cnn_st_find(const cnn_st_file *f, const char *name); /* NULL if absent */
-/* Writes tensors (in the given order, data contiguous little-endian F32) and string metadata pairs.
+/* Writes tensors (in the given order, data contiguous little-endian, each in its dtype) and string metadata pairs.
  * out is allocated with malloc (release with cnn_free / free). */
 int cnn_st_write(uint8_t **out, size_t *len, const cnn_st_tensor *tensors, int count, const char *const *meta_keys,
                  const char *const *meta_values, int meta_count);

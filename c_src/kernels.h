@@ -43,6 +43,22 @@ typedef struct {
     void (*avgpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
     /* dx (n, h, w, c) accumulates dy / 4 at each window position */
     void (*avgpool_bwd)(float *dx, const float *dy, int n, int h, int w, int c);
+    /* y = x > 0 ? x : x * slope (0 <= slope < 1) */
+    void (*leakyrelu_fwd)(float *y, const float *x, size_t n, float slope);
+    /* g = y > 0 ? dy : dy * slope */
+    void (*leakyrelu_bwd)(float *dx, const float *y, const float *dy, size_t n, float slope, int accumulate);
+    /* Batch normalisation over the channels of x (rows, c), rows = images x pixels. Sums are taken in double,
+     * row by row (so every variant adds in the same order); work holds 2 * c doubles.
+     * mean (c), var (c) <- per-channel mean and biased variance (two passes). */
+    void (*bn_stats)(float *mean, float *var, const float *x, int rows, int c, double *work);
+    /* y (rows, c) = x * scale[c] + shift[c]; y may be x */
+    void (*channel_affine)(float *y, const float *x, const float *scale, const float *shift, int rows, int c);
+    /* sum_dy (c) = sum over rows of dy; sum_dy_xmu (c) = sum of dy * (x - mean) */
+    void (*bn_bwd_sums)(float *sum_dy, float *sum_dy_xmu, const float *dy, const float *x, const float *mean,
+                        int rows, int c, double *work);
+    /* dx (rows, c) += ((dy - a[c]) - (x - mean[c]) * b[c]) * s[c] */
+    void (*bn_bwd_dx)(float *dx, const float *dy, const float *x, const float *mean, const float *a,
+                      const float *b, const float *s, int rows, int c);
     /* y (rows, cols) += b (cols) for every row */
     void (*bias_add)(float *y, const float *b, int rows, int cols);
     /* db (cols) accumulates the column sums of dy (rows, cols) */

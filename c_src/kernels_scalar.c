@@ -144,6 +144,58 @@ static void avgpool_bwd__scalar(float *dx, const float *dy, int n, int h, int w,
             }
 }
 
+static void leakyrelu_fwd__scalar(float *y, const float *x, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+}
+
+static void leakyrelu_bwd__scalar(float *dx, const float *y, const float *dy, size_t n, float slope, int accumulate) {
+    if (accumulate)
+        for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : dy[i] * slope;
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * slope;
+}
+
+static void bn_stats__scalar(float *mean, float *var, const float *x, int rows, int c, double *work) {
+    double *s = work, *q = work + c;
+    for (int j = 0; j < c; j++) s[j] = 0.0, q[j] = 0.0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) s[j] += (double)x[(size_t)r * c + j];
+    for (int j = 0; j < c; j++) s[j] /= rows;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) {
+            double d = (double)x[(size_t)r * c + j] - s[j];
+            q[j] += d * d;
+        }
+    for (int j = 0; j < c; j++) mean[j] = (float)s[j], var[j] = (float)(q[j] / rows);
+}
+
+static void channel_affine__scalar(float *y, const float *x, const float *scale, const float *shift, int rows, int c) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) y[(size_t)r * c + j] = x[(size_t)r * c + j] * scale[j] + shift[j];
+}
+
+static void bn_bwd_sums__scalar(float *sum_dy, float *sum_dy_xmu, const float *dy, const float *x, const float *mean,
+                                int rows, int c, double *work) {
+    double *a = work, *b = work + c;
+    for (int j = 0; j < c; j++) a[j] = 0.0, b[j] = 0.0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) {
+            size_t i = (size_t)r * c + j;
+            a[j] += (double)dy[i];
+            b[j] += (double)dy[i] * ((double)x[i] - (double)mean[j]);
+        }
+    for (int j = 0; j < c; j++) sum_dy[j] = (float)a[j], sum_dy_xmu[j] = (float)b[j];
+}
+
+static void bn_bwd_dx__scalar(float *dx, const float *dy, const float *x, const float *mean, const float *a,
+                              const float *b, const float *s, int rows, int c) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) {
+            size_t i = (size_t)r * c + j;
+            dx[i] += ((dy[i] - a[j]) - (x[i] - mean[j]) * b[j]) * s[j];
+        }
+}
+
 static void bias_add__scalar(float *y, const float *b, int rows, int cols) {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) y[(size_t)r * cols + j] += b[j];
@@ -167,6 +219,12 @@ const cnn_kernels cnn_kernels_scalar = {
     .maxpool_bwd = maxpool_bwd__scalar,
     .avgpool_fwd = avgpool_fwd__scalar,
     .avgpool_bwd = avgpool_bwd__scalar,
+    .leakyrelu_fwd = leakyrelu_fwd__scalar,
+    .leakyrelu_bwd = leakyrelu_bwd__scalar,
+    .bn_stats = bn_stats__scalar,
+    .channel_affine = channel_affine__scalar,
+    .bn_bwd_sums = bn_bwd_sums__scalar,
+    .bn_bwd_dx = bn_bwd_dx__scalar,
     .bias_add = bias_add__scalar,
     .bias_grad = bias_grad__scalar,
 };

@@ -213,6 +213,122 @@ static void avgpool_bwd__wasmsimd(float *dx, const float *dy, int n, int h, int 
             }
 }
 
+static void leakyrelu_fwd__wasmsimd(float *y, const float *x, size_t n, float slope) {
+    const v128_t zero = wasm_f32x4_splat(0.0f), k = wasm_f32x4_splat(slope);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t v = wasm_v128_load(x + i);
+        wasm_v128_store(y + i, wasm_v128_bitselect(v, wasm_f32x4_mul(v, k), wasm_f32x4_gt(v, zero)));
+    }
+    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+}
+
+static void leakyrelu_bwd__wasmsimd(float *dx, const float *y, const float *dy, size_t n, float slope,
+                                    int accumulate) {
+    const v128_t zero = wasm_f32x4_splat(0.0f), k = wasm_f32x4_splat(slope);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t g = wasm_v128_load(dy + i);
+        v128_t pos = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
+        store_grad(dx, i, wasm_v128_bitselect(g, wasm_f32x4_mul(g, k), pos), accumulate);
+    }
+    for (; i < n; i++) {
+        float g = y[i] > 0.0f ? dy[i] : dy[i] * slope;
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
+}
+
+/* Lanes 2 and 3 of v as two doubles. */
+static inline v128_t promote_high(v128_t v) { return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)); }
+
+/* acc[j], acc[j + 1], acc[j + 2], acc[j + 3] (doubles) += the four floats of v, in lane order */
+static inline void add4_double(double *acc, v128_t v) {
+    wasm_v128_store(acc, wasm_f64x2_add(wasm_v128_load(acc), wasm_f64x2_promote_low_f32x4(v)));
+    wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2), promote_high(v)));
+}
+
+static void bn_stats__wasmsimd(float *mean, float *var, const float *x, int rows, int c, double *work) {
+    double *s = work, *q = work + c;
+    for (int j = 0; j < c; j++) s[j] = 0.0, q[j] = 0.0;
+    for (int r = 0; r < rows; r++) {
+        const float *row = x + (size_t)r * c;
+        int j = 0;
+        for (; j + 4 <= c; j += 4) add4_double(s + j, wasm_v128_load(row + j));
+        for (; j < c; j++) s[j] += (double)row[j];
+    }
+    for (int j = 0; j < c; j++) s[j] /= rows;
+    for (int r = 0; r < rows; r++) {
+        const float *row = x + (size_t)r * c;
+        int j = 0;
+        for (; j + 4 <= c; j += 4) {
+            v128_t v = wasm_v128_load(row + j);
+            v128_t d0 = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(v), wasm_v128_load(s + j));
+            v128_t d1 = wasm_f64x2_sub(promote_high(v), wasm_v128_load(s + j + 2));
+            wasm_v128_store(q + j, wasm_f64x2_add(wasm_v128_load(q + j), wasm_f64x2_mul(d0, d0)));
+            wasm_v128_store(q + j + 2, wasm_f64x2_add(wasm_v128_load(q + j + 2), wasm_f64x2_mul(d1, d1)));
+        }
+        for (; j < c; j++) {
+            double d = (double)row[j] - s[j];
+            q[j] += d * d;
+        }
+    }
+    for (int j = 0; j < c; j++) mean[j] = (float)s[j], var[j] = (float)(q[j] / rows);
+}
+
+static void channel_affine__wasmsimd(float *y, const float *x, const float *scale, const float *shift, int rows,
+                                     int c) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * c;
+        float *yr = y + (size_t)r * c;
+        int j = 0;
+        for (; j + 4 <= c; j += 4)
+            wasm_v128_store(yr + j, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(xr + j), wasm_v128_load(scale + j)),
+                                                   wasm_v128_load(shift + j)));
+        for (; j < c; j++) yr[j] = xr[j] * scale[j] + shift[j];
+    }
+}
+
+static void bn_bwd_sums__wasmsimd(float *sum_dy, float *sum_dy_xmu, const float *dy, const float *x,
+                                  const float *mean, int rows, int c, double *work) {
+    double *a = work, *b = work + c;
+    for (int j = 0; j < c; j++) a[j] = 0.0, b[j] = 0.0;
+    for (int r = 0; r < rows; r++) {
+        const float *g = dy + (size_t)r * c, *xr = x + (size_t)r * c;
+        int j = 0;
+        for (; j + 4 <= c; j += 4) {
+            v128_t gv = wasm_v128_load(g + j), xv = wasm_v128_load(xr + j), mv = wasm_v128_load(mean + j);
+            v128_t g0 = wasm_f64x2_promote_low_f32x4(gv), g1 = promote_high(gv);
+            v128_t d0 = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(xv), wasm_f64x2_promote_low_f32x4(mv));
+            v128_t d1 = wasm_f64x2_sub(promote_high(xv), promote_high(mv));
+            wasm_v128_store(a + j, wasm_f64x2_add(wasm_v128_load(a + j), g0));
+            wasm_v128_store(a + j + 2, wasm_f64x2_add(wasm_v128_load(a + j + 2), g1));
+            wasm_v128_store(b + j, wasm_f64x2_add(wasm_v128_load(b + j), wasm_f64x2_mul(g0, d0)));
+            wasm_v128_store(b + j + 2, wasm_f64x2_add(wasm_v128_load(b + j + 2), wasm_f64x2_mul(g1, d1)));
+        }
+        for (; j < c; j++) {
+            a[j] += (double)g[j];
+            b[j] += (double)g[j] * ((double)xr[j] - (double)mean[j]);
+        }
+    }
+    for (int j = 0; j < c; j++) sum_dy[j] = (float)a[j], sum_dy_xmu[j] = (float)b[j];
+}
+
+static void bn_bwd_dx__wasmsimd(float *dx, const float *dy, const float *x, const float *mean, const float *a,
+                                const float *b, const float *s, int rows, int c) {
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * c;
+        int j = 0;
+        for (; j + 4 <= c; j += 4) {
+            v128_t t = wasm_f32x4_sub(wasm_v128_load(dy + o + j), wasm_v128_load(a + j));
+            v128_t u = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + j), wasm_v128_load(mean + j)),
+                                      wasm_v128_load(b + j));
+            v128_t g = wasm_f32x4_mul(wasm_f32x4_sub(t, u), wasm_v128_load(s + j));
+            wasm_v128_store(dx + o + j, wasm_f32x4_add(wasm_v128_load(dx + o + j), g));
+        }
+        for (; j < c; j++) dx[o + j] += ((dy[o + j] - a[j]) - (x[o + j] - mean[j]) * b[j]) * s[j];
+    }
+}
+
 static void bias_add__wasmsimd(float *y, const float *b, int rows, int cols) {
     for (int r = 0; r < rows; r++) {
         float *row = y + (size_t)r * cols;
@@ -244,6 +360,12 @@ const cnn_kernels cnn_kernels_wasmsimd = {
     .maxpool_bwd = maxpool_bwd__wasmsimd,
     .avgpool_fwd = avgpool_fwd__wasmsimd,
     .avgpool_bwd = avgpool_bwd__wasmsimd,
+    .leakyrelu_fwd = leakyrelu_fwd__wasmsimd,
+    .leakyrelu_bwd = leakyrelu_bwd__wasmsimd,
+    .bn_stats = bn_stats__wasmsimd,
+    .channel_affine = channel_affine__wasmsimd,
+    .bn_bwd_sums = bn_bwd_sums__wasmsimd,
+    .bn_bwd_dx = bn_bwd_dx__wasmsimd,
     .bias_add = bias_add__wasmsimd,
     .bias_grad = bias_grad__wasmsimd,
 };

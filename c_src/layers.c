@@ -20,6 +20,11 @@ static const cnn_layer_desc *const table[] = {
     [L_DROPOUT] = &cnn_layer_dropout,
     [L_FLATTEN] = &cnn_layer_flatten,
     [L_SOFTMAX] = &cnn_layer_softmax,
+    [L_BATCHNORM] = &cnn_layer_batchnorm,
+    [L_GLOBALAVGPOOL] = &cnn_layer_globalavgpool,
+    [L_LEAKYRELU] = &cnn_layer_leakyrelu,
+    [L_GELU] = &cnn_layer_gelu,
+    [L_ADD] = &cnn_layer_add,
 };
 _Static_assert(sizeof table / sizeof table[0] == L_COUNT, "one descriptor per layer kind");
 
@@ -91,4 +96,18 @@ void cnn_float_text(char *buf, size_t cap, float v) {
 void cnn_init_uniform(float *w, size_t n, float fan_in, float fan_out, int relu, cnn_rng *r) {
     float limit = relu ? sqrtf(6.0f / fan_in) : sqrtf(6.0f / (fan_in + fan_out));
     for (size_t j = 0; j < n; j++) w[j] = (2.0f * cnn_rng_uniform(r) - 1.0f) * limit;
+}
+
+size_t cnn_flat_ours_from_torch(size_t j, int fh, int fw, int fc) {
+    size_t x = j % (size_t)fw, y = (j / (size_t)fw) % (size_t)fh, c = j / ((size_t)fw * (size_t)fh);
+    return (y * (size_t)fw + x) * (size_t)fc + c;
+}
+
+int cnn_layer_kind_count(void) { return L_COUNT; }
+
+const char *cnn_layer_kind_name(int kind) { return kind >= 0 && kind < L_COUNT ? table[kind]->name : NULL; }
+
+int cnn_layer_kind_role(int kind) {
+    if (kind < 0 || kind >= L_COUNT) return -1;
+    return (table[kind]->flags & LF_INTERNAL) ? 2 : (table[kind]->flags & LF_ACTIVATION) ? 1 : 0;
 }

@@ -21,28 +21,40 @@
 /* Layer kinds. L_COUNT is the number of kinds: every table indexed by kind has L_COUNT entries (checked). */
 typedef enum {
     L_CONV, L_DENSE, L_MAXPOOL, L_AVGPOOL, L_RELU, L_SIGMOID, L_TANH, L_DROPOUT, L_FLATTEN, L_SOFTMAX,
+    L_BATCHNORM, L_GLOBALAVGPOOL, L_LEAKYRELU, L_GELU, L_ADD,
     L_COUNT
 } cnn_layer_kind;
 
 #define CNN_LAYER_NAME 24
-#define CNN_MAX_LAYER_TENSORS 2 /* tensors of one layer in a weight file (ntensors of every descriptor) */
+#define CNN_MAX_LAYER_TENSORS 5 /* tensors of one layer in a weight file (ntensors of every descriptor) */
+#define CNN_NO_LAYER (-2)       /* src2 of a layer with one input */
+
+/* Marks on a layer for the canonical text of residual blocks: the line written before the layer. */
+enum { MARK_NONE = 0, MARK_RESIDUAL = 1, MARK_SKIP = 2 };
 
 /* One layer of a model. Shapes are (H, W, C); flat features are (1, 1, N). */
 typedef struct {
     cnn_layer_kind kind;
     char name[CNN_LAYER_NAME]; /* conv1, fc2, relu3, ...: the prefix of its tensors' names in weight files */
     int src;                   /* the layer whose output is the input, -1 for the model input */
+    int src2;                  /* add: the layer whose output is the second input (the skip); else CNN_NO_LAYER */
+    int mark;                  /* MARK_*: opens a residual block or its skip */
+    int stmt;                  /* the spec statement it comes from (1-based), for messages */
     int ih, iw, ic;            /* input shape */
     int oh, ow, oc;            /* output shape */
     /* hyper-parameters (meaning per kind) */
     int k, stride, pad;        /* conv: kernel side, stride, zero padding per side */
-    float p;                   /* dropout: probability */
+    float p;                   /* dropout: probability; leakyrelu: negative slope */
     int fh, fw, fc;            /* dense: the (H, W, C) shape its flat input came from (file order is C, H, W) */
     /* memory, assigned when the model is created */
     size_t p_off, p_count;     /* parameters: offset and length in the parameter, gradient and optimizer arenas */
+    size_t b_off, b_count;     /* buffers (batch norm's running statistics): offset and length in the buffer arena */
+    int64_t batches;           /* batch norm: training batches its running statistics have seen */
     size_t in_off, out_off;    /* activation blocks (offsets into the activation arenas, in floats) */
+    size_t in2_off;            /* add: the second input's block */
     size_t in_size, out_size;  /* floats per image of the input and the output */
-    size_t scratch_off;        /* the layer's scratch in the activation arena (dropout mask) */
+    size_t scratch_off;        /* the layer's scratch in the activation arena (dropout mask, batch statistics);
+                                * a multiple of 4 floats */
     int in_place;              /* the output overwrites the input block */
     int frozen;                /* parameters are not trained */
     int relu_follows;          /* initialisation: He for layers followed by ReLU, Glorot otherwise */
@@ -58,19 +70,29 @@ typedef struct {
 /* What a forward or backward call works on. Pointers are into the model's arenas. */
 typedef struct {
     int n;                  /* images in the batch */
-    int training;           /* training mode: dropout is active */
+    int training;           /* training mode: dropout is active, batch norm uses the batch's statistics */
     const float *x;         /* (n, in_size) input */
+    const float *x2;        /* add: (n, in_size) the second input */
     float *y;               /* (n, out_size) output */
     const float *dy;        /* backward: (n, out_size) gradient of the output */
     float *dx;              /* backward: (n, in_size) gradient of the input, accumulated (+=); NULL when no
                              * layer below needs it; == dy for a layer working in place */
+    float *dx2;             /* add: gradient of the second input, accumulated; NULL when not needed */
     const float *w;         /* the layer's parameters (p_count) */
     float *dw;              /* their gradients, accumulated; NULL when frozen */
+    const float *buf;       /* the layer's buffers (b_count): running statistics */
     float *scratch;         /* the layer's scratch */
     cnn_workspace *ws;
     cnn_rng *rng;           /* training forward: dropout masks */
     const uint8_t *labels;  /* softmax backward: (n) class labels */
 } cnn_pass;
+
+/* What a tensor of a layer holds. */
+typedef enum {
+    T_PARAM = 0,  /* trained parameters (F32), in the parameter arena */
+    T_BUFFER = 1, /* state kept with the model but not trained (F32), in the buffer arena */
+    T_COUNT = 2   /* the layer's batch counter (I64 scalar) */
+} cnn_tensor_role;
 
 /* A tensor of a layer as weight files hold it. */
 typedef struct {
@@ -79,7 +101,9 @@ typedef struct {
     int ndim;
     int64_t shape[4];   /* PyTorch layout */
     size_t count;       /* elements */
-    size_t offset;      /* of its first element within the layer's parameters */
+    size_t offset;      /* of its first element within the layer's parameters (or buffers) */
+    int role;           /* cnn_tensor_role */
+    int nonneg;         /* values must be >= 0 (a variance) */
 } cnn_tensor_info;
 
 /* A statement of the spec, for messages: "spec: layer <index> ('<text>'): ...". */
@@ -105,6 +129,7 @@ enum {
     LF_NEEDS_OUTPUT = 1 << 5, /* backward reads its own output: a later layer must not overwrite it */
     LF_ALIAS = 1 << 6,        /* its output is its input block, renamed (flatten) */
     LF_INTERNAL = 1 << 7,     /* added by the parser, not written as a statement of its own */
+    LF_NORM = 1 << 8,         /* normalises with batch statistics: He initialisation looks through it */
 };
 
 typedef struct {
@@ -124,14 +149,17 @@ typedef struct {
     void (*tensor)(const cnn_layer *l, int t, cnn_tensor_info *out);
     /* Index within tensor t, in our layout, of element i of the PyTorch-layout tensor. NULL: the same. */
     size_t (*ours_from_torch)(const cnn_layer *l, int t, size_t i);
-    /* Initial parameters w (p_count) drawn from r. NULL: no parameters. */
-    void (*init)(const cnn_layer *l, float *w, cnn_rng *r);
+    /* Initial parameters w (p_count) drawn from r, and buffers buf (b_count). NULL: none. */
+    void (*init)(const cnn_layer *l, float *w, float *buf, cnn_rng *r);
     /* Floats of scratch in the activation arena for a batch of max_batch. NULL: none. */
     size_t (*scratch)(const cnn_layer *l, int max_batch);
     /* Floats of convolution workspace (col and dcol each) for a batch of max_batch. NULL: none. */
     size_t (*workspace)(const cnn_layer *l, int max_batch);
     void (*forward)(const cnn_layer *l, const cnn_pass *p);
     void (*backward)(const cnn_layer *l, const cnn_pass *p);
+    /* After a training step: returns -1 when the statistics its training forward pass left in scratch are not
+     * finite, else 0, and when apply is 1 folds them into the buffers (running statistics). NULL: none. */
+    int (*update_stats)(cnn_layer *l, float *buf, const float *scratch, int apply);
     /* The canonical spec line of l into buf (cap bytes). */
     void (*text)(const cnn_layer *l, char *buf, size_t cap);
     /* Floating-point operations of the forward pass, per image. */
@@ -158,6 +186,11 @@ void cnn_init_uniform(float *w, size_t n, float fan_in, float fan_out, int relu,
 
 /* The descriptors, defined next to their math. */
 extern const cnn_layer_desc cnn_layer_conv2d, cnn_layer_dense, cnn_layer_maxpool, cnn_layer_avgpool,
-    cnn_layer_relu, cnn_layer_sigmoid, cnn_layer_tanh, cnn_layer_dropout, cnn_layer_flatten, cnn_layer_softmax;
+    cnn_layer_relu, cnn_layer_sigmoid, cnn_layer_tanh, cnn_layer_dropout, cnn_layer_flatten, cnn_layer_softmax,
+    cnn_layer_batchnorm, cnn_layer_globalavgpool, cnn_layer_leakyrelu, cnn_layer_gelu, cnn_layer_add;
+
+/* The input feature at index j of a PyTorch-ordered vector of flat features (C, H, W) is at this index in our
+ * (H, W, C) order; identity when (fh, fw) is (1, 1). Dense weights and batch norm over flat features use it. */
+size_t cnn_flat_ours_from_torch(size_t j, int fh, int fw, int fc);
 
 #endif /* CNN_LAYERS_H */

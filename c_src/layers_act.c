@@ -1,5 +1,7 @@
-/* layers_act.c - elementwise layers: the activations ReLU, sigmoid and tanh (kernels in the kernel table), and
- * dropout. All may work in place; backward reads their output (activations) or the dropout mask. */
+/* layers_act.c - elementwise layers: the activations ReLU, sigmoid, tanh and leaky ReLU (kernels in the kernel
+ * table), GELU, and dropout. All but GELU may work in place; backward reads their output (activations), the
+ * dropout mask, or for GELU its input. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,66 @@ static void tanh_bwd(const cnn_layer *l, const cnn_pass *p) {
 const cnn_layer_desc cnn_layer_relu = ACTIVATION(relu, relu_fwd, relu_bwd, one_flop);
 const cnn_layer_desc cnn_layer_sigmoid = ACTIVATION(sigmoid, sigmoid_fwd, sigmoid_bwd, four_flops);
 const cnn_layer_desc cnn_layer_tanh = ACTIVATION(tanh, tanh_fwd, tanh_bwd, four_flops);
+
+/* ---- leaky ReLU: y = x > 0 ? x : slope * x; slope in [0, 1), 0.01 by default (PyTorch's) ---- */
+
+static int leakyrelu_parse(cnn_layer *l, char **args, int nargs, const char **act, const cnn_stmt *st) {
+    (void)act;
+    char *end;
+    l->p = 0.01f;
+    if (nargs > 1) return cnn_spec_fail(st, "expected 'leakyrelu [SLOPE]' with 0 <= SLOPE < 1");
+    if (nargs == 1) {
+        double v = strtod(args[0], &end);
+        if (*end || !(v >= 0 && (float)v < 1.0f)) return cnn_spec_fail(st, "negative slope '%s' is not in [0, 1)", args[0]);
+        l->p = (float)v;
+    }
+    return CNN_OK;
+}
+
+static void leakyrelu_fwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->leakyrelu_fwd(p->y, p->x, count(l, p), l->p);
+}
+
+/* dx (+)= y > 0 ? dy : slope * dy (y > 0 exactly when x > 0, since slope >= 0) */
+static void leakyrelu_bwd(const cnn_layer *l, const cnn_pass *p) {
+    cnn_kern()->leakyrelu_bwd(p->dx, p->y, p->dy, count(l, p), l->p, p->dx != p->dy);
+}
+
+static void leakyrelu_text(const cnn_layer *l, char *buf, size_t cap) {
+    char v[24];
+    cnn_float_text(v, sizeof v, l->p);
+    snprintf(buf, cap, "leakyrelu %s", v);
+}
+
+const cnn_layer_desc cnn_layer_leakyrelu = {
+    .name = "leakyrelu", .prefix = "leakyrelu", .noun = "an activation",
+    .flags = LF_ACTIVATION | LF_IN_PLACE | LF_NEEDS_OUTPUT, .parse = leakyrelu_parse, .forward = leakyrelu_fwd,
+    .backward = leakyrelu_bwd, .text = leakyrelu_text, .flops = one_flop,
+};
+
+/* ---- GELU (exact, as PyTorch's default): y = x * Phi(x), Phi the standard normal CDF. No SIMD kernel: one
+ * scalar loop serves every variant. Backward reads the input, so it never works in place. ---- */
+
+static void gelu_forward(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+/* dx += dy * (Phi(x) + x * phi(x)), phi the standard normal density */
+static void gelu_backward(float *dx, const float *x, const float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float cdf = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
+        dx[i] += dy[i] * (cdf + x[i] * pdf);
+    }
+}
+
+static void gelu_fwd(const cnn_layer *l, const cnn_pass *p) { gelu_forward(p->y, p->x, count(l, p)); }
+static void gelu_bwd(const cnn_layer *l, const cnn_pass *p) { gelu_backward(p->dx, p->x, p->dy, count(l, p)); }
+
+const cnn_layer_desc cnn_layer_gelu = {
+    .name = "gelu", .prefix = "gelu", .noun = "an activation", .flags = LF_ACTIVATION, .forward = gelu_fwd,
+    .backward = gelu_bwd, .text = name_text, .flops = four_flops,
+};
 
 /* ---- dropout: inverted, so inference needs no change; the mask (n, size) is the layer's scratch ---- */
 

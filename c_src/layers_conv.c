@@ -64,8 +64,8 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
 static int conv_parse(cnn_layer *l, char **args, int nargs, const char **act, const cnn_stmt *st) {
     char acts[96], opts[128];
     cnn_layer_keywords(acts, sizeof acts, LF_ACTIVATION, "|");
-    if (nargs < 2) return cnn_spec_fail(st, "expected 'conv2d FILTERS KxK [valid|same] [%s]'", acts);
-    int f, kd[2] = {0, 0}, same = 0;
+    if (nargs < 2) return cnn_spec_fail(st, "expected 'conv2d FILTERS KxK [valid|same] [stride S] [%s]'", acts);
+    int f, kd[2] = {0, 0}, same = 0, stride = 1;
     if (cnn_parse_int(args[0], 1, 1024, &f))
         return cnn_spec_fail(st, "filter count '%s' is not an integer in 1..1024", args[0]);
     int nk = cnn_parse_dims(args[1], kd, 2);
@@ -76,17 +76,22 @@ static int conv_parse(cnn_layer *l, char **args, int nargs, const char **act, co
     for (int i = 2; i < nargs; i++) {
         if (!strcmp(args[i], "same")) same = 1;
         else if (!strcmp(args[i], "valid")) same = 0;
+        else if (!strcmp(args[i], "stride")) {
+            if (i + 1 >= nargs || cnn_parse_int(args[i + 1], 1, CNN_MAX_STRIDE, &stride))
+                return cnn_spec_fail(st, "'stride' needs a step in 1..%d after it, as in 'stride 2'", CNN_MAX_STRIDE);
+            i++;
+        }
         else if (!*act && cnn_layer_kind_by_word(args[i]) >= 0 &&
                  (cnn_layer_desc_of(cnn_layer_kind_by_word(args[i]))->flags & LF_ACTIVATION))
             *act = args[i];
         else {
             cnn_layer_keywords(opts, sizeof opts, LF_ACTIVATION, NULL);
-            return cnn_spec_fail(st, "unknown option '%s' (expected valid, same, %s)", args[i], opts);
+            return cnn_spec_fail(st, "unknown option '%s' (expected valid, same, stride S, %s)", args[i], opts);
         }
     }
     if (same && k % 2 == 0) return cnn_spec_fail(st, "'same' padding needs an odd kernel, got %s", args[1]);
     l->k = k;
-    l->stride = 1;
+    l->stride = stride;
     l->pad = same ? (k - 1) / 2 : 0;
     l->oc = f;
     return CNN_OK;
@@ -104,8 +109,8 @@ static int conv_infer(cnn_layer *l, const cnn_stmt *st) {
 
 static void conv_tensor(const cnn_layer *l, int t, cnn_tensor_info *o) {
     size_t wn = (size_t)l->oc * l->k * l->k * l->ic;
-    if (t == 0) *o = (cnn_tensor_info){"weight", 1, 4, {l->oc, l->ic, l->k, l->k}, wn, 0};
-    else *o = (cnn_tensor_info){"bias", 0, 1, {l->oc}, (size_t)l->oc, wn};
+    if (t == 0) *o = (cnn_tensor_info){.suffix = "weight", .decay = 1, .ndim = 4, .shape = {l->oc, l->ic, l->k, l->k}, .count = wn};
+    else *o = (cnn_tensor_info){.suffix = "bias", .ndim = 1, .shape = {l->oc}, .count = (size_t)l->oc, .offset = wn};
 }
 
 static size_t conv_ours_from_torch(const cnn_layer *l, int t, size_t i) {
@@ -115,7 +120,8 @@ static size_t conv_ours_from_torch(const cnn_layer *l, int t, size_t i) {
     return ((o * k + ky) * k + kx) * ic + c;
 }
 
-static void conv_init(const cnn_layer *l, float *w, cnn_rng *r) {
+static void conv_init(const cnn_layer *l, float *w, float *buf, cnn_rng *r) {
+    (void)buf;
     size_t wn = (size_t)l->oc * l->k * l->k * l->ic;
     cnn_init_uniform(w, wn, (float)(l->k * l->k * l->ic), (float)(l->k * l->k * l->oc), l->relu_follows, r);
     memset(w + wn, 0, (size_t)l->oc * sizeof(float));
@@ -137,7 +143,8 @@ static void conv_bwd(const cnn_layer *l, const cnn_pass *p) {
 }
 
 static void conv_text(const cnn_layer *l, char *buf, size_t cap) {
-    snprintf(buf, cap, "conv2d %d %dx%d %s", l->oc, l->k, l->k, l->pad ? "same" : "valid");
+    int n = snprintf(buf, cap, "conv2d %d %dx%d %s", l->oc, l->k, l->k, l->pad ? "same" : "valid");
+    if (l->stride != 1 && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, " stride %d", l->stride);
 }
 
 static double conv_flops(const cnn_layer *l) {
@@ -205,19 +212,18 @@ static int dense_infer(cnn_layer *l, const cnn_stmt *st) {
 
 static void dense_tensor(const cnn_layer *l, int t, cnn_tensor_info *o) {
     size_t wn = (size_t)l->oc * l->ic;
-    if (t == 0) *o = (cnn_tensor_info){"weight", 1, 2, {l->oc, l->ic}, wn, 0};
-    else *o = (cnn_tensor_info){"bias", 0, 1, {l->oc}, (size_t)l->oc, wn};
+    if (t == 0) *o = (cnn_tensor_info){.suffix = "weight", .decay = 1, .ndim = 2, .shape = {l->oc, l->ic}, .count = wn};
+    else *o = (cnn_tensor_info){.suffix = "bias", .ndim = 1, .shape = {l->oc}, .count = (size_t)l->oc, .offset = wn};
 }
 
 static size_t dense_ours_from_torch(const cnn_layer *l, int t, size_t i) {
     if (t != 0) return i;
-    size_t in = (size_t)l->ic, fh = (size_t)l->fh, fw = (size_t)l->fw, fc = (size_t)l->fc;
-    size_t o = i / in, j = i % in; /* j = (c * fh + h) * fw + w in the file */
-    size_t x = j % fw, y = (j / fw) % fh, c = j / (fw * fh);
-    return o * in + (y * fw + x) * fc + c;
+    size_t in = (size_t)l->ic;
+    return (i / in) * in + cnn_flat_ours_from_torch(i % in, l->fh, l->fw, l->fc);
 }
 
-static void dense_init(const cnn_layer *l, float *w, cnn_rng *r) {
+static void dense_init(const cnn_layer *l, float *w, float *buf, cnn_rng *r) {
+    (void)buf;
     size_t wn = (size_t)l->oc * l->ic;
     cnn_init_uniform(w, wn, (float)l->ic, (float)l->oc, l->relu_follows, r);
     memset(w + wn, 0, (size_t)l->oc * sizeof(float));

@@ -57,3 +57,50 @@ const cnn_layer_desc cnn_layer_avgpool = {
     .name = "avgpool", .prefix = "pool", .noun = "pooling", .flags = LF_SPATIAL, .parse = pool_parse,
     .infer = pool_infer, .forward = avgpool_fwd, .backward = avgpool_bwd, .text = pool_text, .flops = pool_flops,
 };
+
+/* ---- global average pooling: y (n, 1, 1, c) <- the mean of x (n, h, w, c) over its pixels ---- */
+
+static void globalavgpool_forward(float *y, const float *x, int n, int pixels, int c) {
+    for (int img = 0; img < n; img++)
+        for (int j = 0; j < c; j++) {
+            const float *xi = x + (size_t)img * pixels * c + j;
+            double s = 0.0;
+            for (int q = 0; q < pixels; q++) s += (double)xi[(size_t)q * c];
+            y[(size_t)img * c + j] = (float)(s / pixels);
+        }
+}
+
+/* dx (n, h, w, c) accumulates dy / pixels at every pixel */
+static void globalavgpool_backward(float *dx, const float *dy, int n, int pixels, int c) {
+    float inv = 1.0f / (float)pixels;
+    for (int img = 0; img < n; img++)
+        for (int q = 0; q < pixels; q++) {
+            float *d = dx + ((size_t)img * pixels + q) * c;
+            const float *g = dy + (size_t)img * c;
+            for (int j = 0; j < c; j++) d[j] += g[j] * inv;
+        }
+}
+
+static int gap_infer(cnn_layer *l, const cnn_stmt *st) {
+    (void)st;
+    l->oh = l->ow = 1, l->oc = l->ic;
+    return CNN_OK;
+}
+
+static void gap_fwd(const cnn_layer *l, const cnn_pass *p) {
+    globalavgpool_forward(p->y, p->x, p->n, l->ih * l->iw, l->ic);
+}
+
+static void gap_bwd(const cnn_layer *l, const cnn_pass *p) {
+    globalavgpool_backward(p->dx, p->dy, p->n, l->ih * l->iw, l->ic);
+}
+
+static void gap_text(const cnn_layer *l, char *buf, size_t cap) { (void)l, snprintf(buf, cap, "globalavgpool"); }
+
+static double gap_flops(const cnn_layer *l) { return (double)l->ih * l->iw * l->ic; }
+
+const cnn_layer_desc cnn_layer_globalavgpool = {
+    .name = "globalavgpool", .alias = "gap", .prefix = "gap", .noun = "global pooling",
+    .flags = LF_SPATIAL | LF_FLAT_OUTPUT, .infer = gap_infer, .forward = gap_fwd, .backward = gap_bwd,
+    .text = gap_text, .flops = gap_flops,
+};

@@ -1,5 +1,5 @@
-/* layers_structure.c - layers that move no numbers or end the network: flatten, and the softmax output with
- * its cross-entropy gradient. */
+/* layers_structure.c - layers that shape the network: flatten, the join of a residual block (add), and the
+ * softmax output with its cross-entropy gradient. */
 #include <math.h>
 #include <stdio.h>
 
@@ -56,4 +56,30 @@ static void softmax_text(const cnn_layer *l, char *buf, size_t cap) { (void)l, s
 const cnn_layer_desc cnn_layer_softmax = {
     .name = "softmax", .noun = "softmax", .flags = LF_INTERNAL | LF_FLAT_INPUT | LF_FLAT_OUTPUT,
     .forward = softmax_fwd, .backward = softmax_bwd, .text = softmax_text, .flops = softmax_flops,
+};
+
+/* ---- add: the end of a residual block, y = branch + skip (both (n, size)) ---- */
+
+static void add_forward(float *y, const float *x, const float *x2, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] + x2[i];
+}
+
+static void add_fwd(const cnn_layer *l, const cnn_pass *p) { add_forward(p->y, p->x, p->x2, (size_t)p->n * l->out_size); }
+
+/* each input's gradient accumulates dy */
+static void add_bwd(const cnn_layer *l, const cnn_pass *p) {
+    size_t n = (size_t)p->n * l->out_size;
+    if (p->dx)
+        for (size_t i = 0; i < n; i++) p->dx[i] += p->dy[i];
+    if (p->dx2)
+        for (size_t i = 0; i < n; i++) p->dx2[i] += p->dy[i];
+}
+
+static double add_flops(const cnn_layer *l) { return (double)l->oh * l->ow * l->oc; }
+
+static void add_text(const cnn_layer *l, char *buf, size_t cap) { (void)l, snprintf(buf, cap, "end"); }
+
+const cnn_layer_desc cnn_layer_add = {
+    .name = "add", .prefix = "add", .noun = "the end of a residual block", .flags = LF_INTERNAL, .forward = add_fwd,
+    .backward = add_bwd, .text = add_text, .flops = add_flops,
 };

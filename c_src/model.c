@@ -16,10 +16,10 @@
 
 static const cnn_layer_desc *desc(const cnn_layer *l) { return cnn_layer_desc_of(l->kind); }
 
-/* How many layers read the output of layer j. */
+/* How many layer inputs read the output of layer j. */
 static int consumers(const cnn_model *m, int j) {
     int n = 0;
-    for (int i = j + 1; i < m->nlayers; i++) n += m->layers[i].src == j;
+    for (int i = j + 1; i < m->nlayers; i++) n += (m->layers[i].src == j) + (m->layers[i].src2 == j);
     return n;
 }
 
@@ -41,9 +41,11 @@ static size_t layout_activations(cnn_model *m) {
         cnn_layer *l = &m->layers[i];
         const cnn_layer_desc *d = desc(l);
         l->in_off = l->src < 0 ? 0 : m->layers[l->src].out_off;
+        l->in2_off = l->src2 == CNN_NO_LAYER ? 0 : l->src2 < 0 ? 0 : m->layers[l->src2].out_off;
         l->in_size = (size_t)l->ih * l->iw * l->ic;
         l->out_size = (size_t)l->oh * l->ow * l->oc;
         if (d->scratch) {
+            off = (off + 3) & ~(uint64_t)3; /* 16-byte aligned: batch norm keeps doubles there */
             l->scratch_off = (size_t)off;
             off += d->scratch(l, m->max_batch);
         }
@@ -65,6 +67,7 @@ void cnn_model_free(cnn_model *m) {
     free(m->spec);
     free(m->params);
     free(m->grads);
+    free(m->buffers);
     free(m->acts);
     free(m->dacts);
     free(m->ws.col);
@@ -73,54 +76,95 @@ void cnn_model_free(cnn_model *m) {
     free(m);
 }
 
-int cnn_model_create(cnn_model **out, const char *spec_or_preset, uint32_t seed, int max_batch) {
-    if (!out) return cnn_fail(CNN_E_INVALID, "model_create: out is NULL");
-    *out = NULL;
-    if (max_batch < 1 || max_batch > CNN_MAX_BATCH)
-        return cnn_fail(CNN_E_INVALID, "model_create: max_batch %d (expected 1..%d)", max_batch, CNN_MAX_BATCH);
+/* Parses the spec into a model without memory: layers, shapes, parameter counts, cost. */
+static int model_plan(cnn_model **out, const char *text, size_t len) {
     cnn_model *m = calloc(1, sizeof *m);
     if (!m) return cnn_fail(CNN_E_NOMEM, "model_create: out of memory");
-    int st = cnn_spec_build(m, spec_or_preset);
-    if (st) goto fail;
-    m->max_batch = max_batch;
-    cnn_rng_seed(&m->rng, seed);
-    size_t np = 0, col = 0;
+    int st = cnn_spec_build(m, text, len);
+    if (st) {
+        cnn_model_free(m);
+        return st;
+    }
+    size_t np = 0, nb = 0;
     for (int i = 0; i < m->nlayers; i++) {
         cnn_layer *l = &m->layers[i];
-        l->p_off = np;
-        np += l->p_count;
+        l->p_off = np, np += l->p_count;
+        l->b_off = nb, nb += l->b_count;
+    }
+    m->nparams = np;
+    m->nbuffers = nb;
+    *out = m;
+    return CNN_OK;
+}
+
+int cnn_spec_check(cnn_model **out, const char *text, size_t len) {
+    if (!out) return cnn_fail(CNN_E_INVALID, "spec_check: out is NULL");
+    *out = NULL;
+    if (!text && len) return cnn_fail(CNN_E_INVALID, "spec_check: text is NULL");
+    return model_plan(out, text ? text : "", len);
+}
+
+int cnn_model_require_memory(const cnn_model *m, const char *fn) {
+    if (!m) return cnn_fail(CNN_E_INVALID, "%s: the model is NULL", fn);
+    if (!m->params)
+        return cnn_fail(CNN_E_INVALID, "%s: this model was only checked (cnn_spec_check), it has no weights or "
+                        "buffers; create it with cnn_model_create", fn);
+    return CNN_OK;
+}
+
+int cnn_model_create_n(cnn_model **out, const char *spec, size_t len, uint32_t seed, int max_batch) {
+    if (!out) return cnn_fail(CNN_E_INVALID, "model_create: out is NULL");
+    *out = NULL;
+    if (!spec) return cnn_fail(CNN_E_INVALID, "spec: no spec given");
+    if (max_batch < 1 || max_batch > CNN_MAX_BATCH)
+        return cnn_fail(CNN_E_INVALID, "model_create: max_batch %d (expected 1..%d)", max_batch, CNN_MAX_BATCH);
+    cnn_model *m = NULL;
+    int st = model_plan(&m, spec, len);
+    if (st) return st;
+    m->max_batch = max_batch;
+    cnn_rng_seed(&m->rng, seed);
+    size_t col = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const cnn_layer *l = &m->layers[i];
         size_t need = desc(l)->workspace ? desc(l)->workspace(l, max_batch) : 0;
         if (need > col) col = need;
     }
-    m->nparams = np;
     m->act_floats = layout_activations(m);
     if (!m->act_floats) {
         st = cnn_fail(CNN_E_INVALID, "model_create: activations for max_batch %d need more than %zu floats "
                       "(lower max_batch or use a smaller network)", max_batch, (size_t)CNN_MAX_ACT_FLOATS);
         goto fail;
     }
+    size_t np = m->nparams, nb = m->nbuffers;
     m->params = malloc((np ? np : 1) * sizeof(float));
     m->grads = calloc(np ? np : 1, sizeof(float));
+    m->buffers = calloc(nb ? nb : 1, sizeof(float));
     m->acts = calloc(m->act_floats, sizeof(float));
     m->dacts = calloc(m->act_floats, sizeof(float));
     m->ws.col_floats = col;
     m->ws.col = malloc((col ? col : 1) * sizeof(float));
     m->ws.dcol = malloc((col ? col : 1) * sizeof(float));
     m->ws.gemm = malloc(CNN_GEMM_WORK_FLOATS * sizeof(float));
-    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->ws.col || !m->ws.dcol || !m->ws.gemm) {
+    if (!m->params || !m->grads || !m->buffers || !m->acts || !m->dacts || !m->ws.col || !m->ws.dcol || !m->ws.gemm) {
         st = cnn_fail(CNN_E_NOMEM, "model_create: out of memory for %zu parameters and %zu activation floats "
                       "(max_batch %d)", np, m->act_floats, max_batch);
         goto fail;
     }
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
-        if (desc(l)->init) desc(l)->init(l, m->params + l->p_off, &m->rng);
+        if (desc(l)->init) desc(l)->init(l, m->params + l->p_off, m->buffers + l->b_off, &m->rng);
     }
     *out = m;
     return CNN_OK;
 fail:
     cnn_model_free(m);
     return st;
+}
+
+int cnn_model_create(cnn_model **out, const char *spec_or_preset, uint32_t seed, int max_batch) {
+    if (out) *out = NULL;
+    if (!spec_or_preset) return cnn_fail(CNN_E_INVALID, "spec: no spec given");
+    return cnn_model_create_n(out, spec_or_preset, strlen(spec_or_preset), seed, max_batch);
 }
 
 float *cnn_model_input(cnn_model *m) { return m->acts; }
@@ -135,8 +179,9 @@ float cnn_xent(const float *p, int y) {
 void cnn_model_forward(cnn_model *m, int n, int training) {
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
-        cnn_pass p = {.n = n, .training = training, .x = m->acts + l->in_off, .y = m->acts + l->out_off,
-                      .w = m->params + l->p_off, .scratch = m->acts + l->scratch_off, .ws = &m->ws, .rng = &m->rng};
+        cnn_pass p = {.n = n, .training = training, .x = m->acts + l->in_off, .x2 = m->acts + l->in2_off,
+                      .y = m->acts + l->out_off, .w = m->params + l->p_off, .buf = m->buffers + l->b_off,
+                      .scratch = m->acts + l->scratch_off, .ws = &m->ws, .rng = &m->rng};
         desc(l)->forward(l, &p);
     }
     m->last_batch = n;
@@ -151,36 +196,71 @@ static int lowest_trainable(const cnn_model *m) {
 
 /* Backward through layers top .. stop (top first) for n images of the last forward pass. The gradient of the
  * input of layer i is computed when some layer at or above stop produced that input (src >= stop), so
- * stop = -1 reaches the model's input. param_grads: accumulate the gradients of unfrozen parameters. */
+ * stop = -1 reaches the model's input. param_grads: accumulate the gradients of unfrozen parameters.
+ * seed_class >= 0 (one image): the gradient of layer top's output starts as the one-hot of that class. */
 static void backward_layers(cnn_model *m, int n, int training, const uint8_t *labels, int top, int stop,
-                            int param_grads) {
+                            int param_grads, int seed_class) {
     /* Zero the gradients of every block written below: outputs of layers top..stop and the inputs they need. */
     size_t from = m->act_floats;
     for (int i = stop < 0 ? 0 : stop; i <= top; i++) {
         const cnn_layer *l = &m->layers[i];
         if (l->out_off < from) from = l->out_off;
         if (l->src >= stop && l->in_off < from) from = l->in_off;
+        if (l->src2 != CNN_NO_LAYER && l->src2 >= stop && l->in2_off < from) from = l->in2_off;
     }
     memset(m->dacts + from, 0, (m->act_floats - from) * sizeof(float));
+    if (seed_class >= 0) m->dacts[m->layers[top].out_off + (size_t)seed_class] = 1.0f;
     for (int i = top; i >= 0 && i >= stop; i--) {
         const cnn_layer *l = &m->layers[i];
-        cnn_pass p = {.n = n, .training = training, .x = m->acts + l->in_off, .y = m->acts + l->out_off,
-                      .dy = m->dacts + l->out_off, .dx = l->src >= stop ? m->dacts + l->in_off : NULL,
-                      .w = m->params + l->p_off, .scratch = m->acts + l->scratch_off, .ws = &m->ws,
+        cnn_pass p = {.n = n, .training = training, .x = m->acts + l->in_off, .x2 = m->acts + l->in2_off,
+                      .y = m->acts + l->out_off, .dy = m->dacts + l->out_off,
+                      .dx = l->src >= stop ? m->dacts + l->in_off : NULL, .w = m->params + l->p_off,
+                      .buf = m->buffers + l->b_off, .scratch = m->acts + l->scratch_off, .ws = &m->ws,
                       .rng = &m->rng, .labels = labels};
+        if (l->src2 != CNN_NO_LAYER && l->src2 >= stop) p.dx2 = m->dacts + l->in2_off;
         if (param_grads && l->p_count && !l->frozen) p.dw = m->grads + l->p_off;
-        if (p.dx || p.dw) desc(l)->backward(l, &p);
+        if (p.dx || p.dx2 || p.dw) desc(l)->backward(l, &p);
     }
 }
 
 void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels) {
     int stop = lowest_trainable(m);
     if (stop < 0) return;
-    backward_layers(m, n, 1, labels, m->nlayers - 1, stop, 1);
+    backward_layers(m, n, 1, labels, m->nlayers - 1, stop, 1, -1);
+}
+
+int cnn_model_update_running_stats(cnn_model *m) {
+    for (int apply = 0; apply <= 1; apply++) /* check every layer before changing any */
+        for (int i = 0; i < m->nlayers; i++) {
+            cnn_layer *l = &m->layers[i];
+            if (!desc(l)->update_stats || l->frozen) continue;
+            if (desc(l)->update_stats(l, m->buffers + l->b_off, m->acts + l->scratch_off, apply)) return -1;
+        }
+    return 0;
+}
+
+int cnn_model_input_gradient(cnn_model *m, float *grad, const float *x, int class_index) {
+    if (!m || !grad || !x) return cnn_fail(CNN_E_INVALID, "input_gradient: NULL argument");
+    int st = cnn_model_require_memory(m, "input_gradient");
+    if (st) return st;
+    if (class_index < 0 || class_index >= m->classes)
+        return cnn_fail(CNN_E_INVALID, "input_gradient: class %d (expected 0..%d)", class_index, m->classes - 1);
+    size_t in_size = (size_t)m->in_h * m->in_w * m->in_c;
+    for (size_t j = 0; j < in_size; j++)
+        if (!isfinite(x[j])) return cnn_fail(CNN_E_INVALID, "input_gradient: pixel %zu is not a finite number", j);
+    memcpy(m->acts, x, in_size * sizeof(float));
+    cnn_model_forward(m, 1, 0);
+    /* From d(logit of the class) = 1, back to the input, in inference mode and without touching the parameter
+     * gradients (those of the last training step stay readable). */
+    backward_layers(m, 1, 0, NULL, m->nlayers - 2, -1, 0, class_index);
+    memcpy(grad, m->dacts, in_size * sizeof(float));
+    return CNN_OK;
 }
 
 int cnn_model_predict(cnn_model *m, float *probs, const float *x, int n) {
     if (!m || !probs || !x) return cnn_fail(CNN_E_INVALID, "predict: NULL argument");
+    int st = cnn_model_require_memory(m, "predict");
+    if (st) return st;
     if (n < 1) return cnn_fail(CNN_E_INVALID, "predict: %d images (expected >= 1)", n);
     size_t in_size = (size_t)m->in_h * m->in_w * m->in_c;
     for (int i0 = 0; i0 < n; i0 += m->max_batch) {
@@ -209,7 +289,7 @@ static const cnn_layer *layer_at(const cnn_model *m, int i) {
 int cnn_model_layer_output(const cnn_model *m, float *out, int layer) {
     const cnn_layer *l = layer_at(m, layer);
     if (!l || !out) return cnn_fail(CNN_E_INVALID, "layer_output: layer %d does not exist", layer);
-    if (m->last_batch < 1) return cnn_fail(CNN_E_EMPTY, "layer_output: nothing has been predicted yet");
+    if (!m->params || m->last_batch < 1) return cnn_fail(CNN_E_EMPTY, "layer_output: nothing has been predicted yet");
     memcpy(out, m->acts + l->out_off + (size_t)(m->last_batch - 1) * l->out_size, l->out_size * sizeof(float));
     return CNN_OK;
 }
@@ -229,6 +309,15 @@ int cnn_model_layer_out_height(const cnn_model *m, int i) { return layer_at(m, i
 int cnn_model_layer_out_width(const cnn_model *m, int i) { return layer_at(m, i) ? m->layers[i].ow : -1; }
 int cnn_model_layer_out_channels(const cnn_model *m, int i) { return layer_at(m, i) ? m->layers[i].oc : -1; }
 int cnn_model_layer_param_count(const cnn_model *m, int i) { return layer_at(m, i) ? (int)m->layers[i].p_count : -1; }
+double cnn_model_flops_per_image(const cnn_model *m) { return m ? m->flops : 0.0; }
+double cnn_model_layer_flops(const cnn_model *m, int i) {
+    return layer_at(m, i) ? desc(&m->layers[i])->flops(&m->layers[i]) : -1.0;
+}
+int cnn_model_layer_input(const cnn_model *m, int i, int k) {
+    const cnn_layer *l = layer_at(m, i);
+    if (!l || (k != 0 && k != 1)) return CNN_NO_LAYER;
+    return k == 0 ? l->src : l->src2;
+}
 
 static cnn_layer *find_param_layer(cnn_model *m, const char *name) {
     for (int i = 0; m && name && i < m->nlayers; i++)

@@ -12,6 +12,10 @@
 #define CNN_MAX_IMAGES 10000000
 #define CNN_MAX_BATCH 4096
 #define CNN_MAX_PARAMS (64 * 1024 * 1024)
+#define CNN_MAX_STRIDE 8
+/* The most floating-point operations a forward pass may take per image: 4 GFLOP, about a second per image on
+ * one core. Sensible networks for 28x28 digits need far less (the resnet preset about 0.021 GFLOP). */
+#define CNN_MAX_FLOPS 4e9
 /* Convolutions are unrolled (im2col) at most this many output rows, and this many floats, at a time. */
 #define CNN_CONV_CHUNK_ROWS 4096
 #define CNN_CONV_CHUNK_FLOATS (4 * 1024 * 1024)
@@ -30,10 +34,13 @@ struct cnn_model {
     int in_h, in_w, in_c, classes;
     int max_batch;
     char *spec;          /* canonical spec text */
+    double flops;        /* floating-point operations of a forward pass per image */
     cnn_rng rng;         /* all randomness: init, shuffle, dropout, augmentation */
     size_t nparams;
     float *params;       /* (nparams) parameters, layer by layer, each layer's tensors in descriptor order */
     float *grads;        /* (nparams) d params, accumulated by backward */
+    size_t nbuffers;
+    float *buffers;      /* (nbuffers) batch norm's running statistics, layer by layer */
     size_t act_floats;   /* floats of each activation arena */
     size_t act_per_image;/* act_floats / max_batch */
     float *acts;         /* the input block, then per-layer blocks of (max_batch, size) and layer scratch */
@@ -42,9 +49,9 @@ struct cnn_model {
     int last_batch;      /* images in the last forward pass (predict, evaluate or a training step) */
 };
 
-/* Parses and validates a spec (or a preset name) into m's layer list, shapes and canonical text; allocates
- * nothing else. On failure m->spec is NULL. (spec.c) */
-int cnn_spec_build(cnn_model *m, const char *spec_or_preset);
+/* Parses and validates a spec of len bytes (or a preset name) into m's layer list, shapes, cost and canonical
+ * text; allocates nothing else. On failure m->spec is NULL. (spec.c) */
+int cnn_spec_build(cnn_model *m, const char *text, size_t len);
 
 /* Forward pass over n <= max_batch images already in the input block of acts. training: dropout on.
  * Leaves probabilities in the softmax output. (model.c) */
@@ -53,6 +60,11 @@ void cnn_model_forward(cnn_model *m, int n, int training);
  * needs, then accumulates parameter gradients (parameter gradients are zeroed by the caller). It stops at the
  * lowest trainable layer. The mean loss is computed by the caller from the probabilities. (model.c) */
 void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels);
+/* After a training step is applied: folds the batch statistics of its forward pass into batch norm's running
+ * statistics (not for frozen layers). Returns -1, changing nothing, when they are not finite. */
+int cnn_model_update_running_stats(cnn_model *m);
+/* CNN_OK, or CNN_E_INVALID naming fn when m is NULL or was only checked (cnn_spec_check: no memory). */
+int cnn_model_require_memory(const cnn_model *m, const char *fn);
 /* The input block (max_batch, H, W, C) and the probability block (max_batch, classes). */
 float *cnn_model_input(cnn_model *m);
 const float *cnn_model_probs(const cnn_model *m);

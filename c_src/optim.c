@@ -129,6 +129,7 @@ void cnn_optimizer_step(cnn_model *m, float *s1, float *s2, const cnn_train_para
         for (int k = 0; k < d->ntensors; k++) {
             cnn_tensor_info info;
             d->tensor(l, k, &info);
+            if (info.role != T_PARAM) continue; /* running statistics are not trained */
             size_t o = l->p_off + info.offset;
             update_tensor(m->params + o, m->grads + o, s1 + o, s2 + o, info.count, p, r, t, info.decay);
         }

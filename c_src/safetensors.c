@@ -9,8 +9,10 @@
  *    N <= len - 8; the header starts with '{' and is one JSON object, followed only by
  *    whitespace (the reference pads with spaces);
  *  - tensor names are unique, 1..CNN_ST_MAX_NAME-1 bytes, without NUL; every tensor has exactly the fields
- *    dtype, shape and data_offsets; only F32; at most CNN_ST_MAX_DIMS dims ([] is a scalar);
- *  - end - begin == 4 * product(shape), and the tensors, sorted by offsets, tile the data buffer exactly
+ *    dtype, shape and data_offsets; dtype F32 or I64 (what PyTorch writes for a batch-norm's
+ *    num_batches_tracked), nothing else; at most CNN_ST_MAX_DIMS dims ([] is a scalar);
+ *  - end - begin == element size (4 or 8) * product(shape), and the tensors, sorted by offsets, tile the data
+ *    buffer exactly
  *    (no overlap, no hole, nothing after the last one);
  *  - __metadata__ is an object of unique string keys with string values (no NUL).
  * All size arithmetic is overflow-checked, so a hostile file cannot cause an out-of-bounds read. */
@@ -31,6 +33,8 @@
 /* ==================================================================================================== */
 /* Shared helpers                                                                                       */
 /* ==================================================================================================== */
+
+size_t cnn_st_dtype_size(int dtype) { return dtype == CNN_ST_I64 ? 8 : 4; }
 
 static int cmp_str_ptr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -143,11 +147,15 @@ static int read_tensor(cnn_st_tensor *t, st_span *span, const cnn_json_doc *doc,
     /* dtype */
     if (dtype->type != CNN_JSON_STRING)
         return cnn_fail(CNN_E_FORMAT, "safetensors: dtype of tensor '%s' is not a string (expected \"F32\")", name);
-    if (!cnn_json_string_eq(hdr, dtype, "F32")) {
+    if (cnn_json_string_eq(hdr, dtype, "F32")) {
+        t->dtype = CNN_ST_F32;
+    } else if (cnn_json_string_eq(hdr, dtype, "I64")) {
+        t->dtype = CNN_ST_I64;
+    } else {
         char dt[24];
         size_t n = cnn_json_string_decode(dt, sizeof dt, hdr, dtype);
-        return cnn_fail(CNN_E_FORMAT, "safetensors: tensor '%s' has dtype %s%s, only F32 is supported", name, dt,
-                        n >= sizeof dt ? "..." : "");
+        return cnn_fail(CNN_E_FORMAT, "safetensors: tensor '%s' has dtype %s%s, only F32 and I64 are supported", name,
+                        dt, n >= sizeof dt ? "..." : "");
     }
 
     /* shape: element count with overflow checks; the byte count must fit size_t as well */
@@ -171,7 +179,7 @@ static int read_tensor(cnn_st_tensor *t, st_span *span, const cnn_json_doc *doc,
                             (unsigned long long)dim->value);
         t->shape[d] = (int64_t)dim->value;
     }
-    if (cnn_mul_size(&nbytes, count, sizeof(float)) != 0)
+    if (cnn_mul_size(&nbytes, count, cnn_st_dtype_size(t->dtype)) != 0)
         return cnn_fail(CNN_E_FORMAT, "safetensors: tensor '%s' with %zu elements is too large (byte count "
                                       "overflows)", name, count);
     t->ndim = (int)shape->size;
@@ -191,8 +199,9 @@ static int read_tensor(cnn_st_tensor *t, st_span *span, const cnn_json_doc *doc,
                                       "(expected <= %zu)", name, (unsigned long long)end, dlen);
     if (end - begin != (uint64_t)nbytes)
         return cnn_fail(CNN_E_FORMAT, "safetensors: tensor '%s' data_offsets [%llu, %llu] span %llu bytes but "
-                                      "its F32 shape needs %zu", name, (unsigned long long)begin,
-                        (unsigned long long)end, (unsigned long long)(end - begin), nbytes);
+                                      "its %s shape needs %zu", name, (unsigned long long)begin,
+                        (unsigned long long)end, (unsigned long long)(end - begin),
+                        t->dtype == CNN_ST_I64 ? "I64" : "F32", nbytes);
     span->begin = begin;
     span->end = end;
     return CNN_OK;
@@ -302,7 +311,7 @@ int cnn_st_parse(cnn_st_file *out, const uint8_t *bytes, size_t len) {
         }
         if ((st = read_tensor(t, &spans[out->count], &doc, hdr, v, dlen)) != CNN_OK) goto cleanup;
         /* The data pointer may be unaligned: readers memcpy from it. */
-        t->data = (const float *)(const void *)(data + spans[out->count].begin);
+        t->data = data + spans[out->count].begin;
         spans[out->count].index = out->count;
         names[out->count] = t->name;
         out->count++;
@@ -471,7 +480,9 @@ static int check_write_tensor(const cnn_st_tensor *t, int i, size_t *nbytes) {
     if (count != t->count)
         return cnn_fail(CNN_E_INVALID, "cnn_st_write: tensor '%s' count %zu does not match its shape (expected %zu)",
                         t->name, t->count, count);
-    if (cnn_mul_size(nbytes, count, sizeof(float)) != 0)
+    if (t->dtype != CNN_ST_F32 && t->dtype != CNN_ST_I64)
+        return cnn_fail(CNN_E_INVALID, "cnn_st_write: tensor '%s' has dtype %d (expected F32 or I64)", t->name, t->dtype);
+    if (cnn_mul_size(nbytes, count, cnn_st_dtype_size(t->dtype)) != 0)
         return cnn_fail(CNN_E_INVALID, "cnn_st_write: tensor '%s' is too large (%zu elements)", t->name, count);
     if (count > 0 && !t->data)
         return cnn_fail(CNN_E_INVALID, "cnn_st_write: tensor '%s' has %zu elements but data is NULL", t->name,
@@ -544,7 +555,7 @@ int cnn_st_write(uint8_t **out, size_t *len, const cnn_st_tensor *tensors, int c
         const cnn_st_tensor *t = &tensors[i];
         if (i > 0 || meta_count > 0) buf_put(&h, ",", 1);
         buf_json_string(&h, t->name);
-        buf_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        buf_str(&h, t->dtype == CNN_ST_I64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d > 0) buf_put(&h, ",", 1);
             buf_u64(&h, (uint64_t)t->shape[d]);
@@ -552,7 +563,7 @@ int cnn_st_write(uint8_t **out, size_t *len, const cnn_st_tensor *tensors, int c
         buf_str(&h, "],\"data_offsets\":[");
         buf_u64(&h, off);
         buf_put(&h, ",", 1);
-        off += t->count * sizeof(float); /* cannot overflow: bounded by data_bytes */
+        off += t->count * cnn_st_dtype_size(t->dtype); /* cannot overflow: bounded by data_bytes */
         buf_u64(&h, off);
         buf_str(&h, "]}");
     }
@@ -575,7 +586,7 @@ int cnn_st_write(uint8_t **out, size_t *len, const cnn_st_tensor *tensors, int c
     memcpy(file + 8, h.p, h.len);
     off = 8 + h.len;
     for (int i = 0; i < count; i++) {
-        nbytes = tensors[i].count * sizeof(float);
+        nbytes = tensors[i].count * cnn_st_dtype_size(tensors[i].dtype);
         if (nbytes) memcpy(file + off, tensors[i].data, nbytes); /* host and wasm are little-endian */
         off += nbytes;
     }

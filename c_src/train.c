@@ -65,6 +65,8 @@ static void shuffle(int *a, int n, cnn_rng *r) {
 
 static int check_data(const char *fn, const cnn_model *m, const cnn_dataset *ds, int first, int count) {
     if (!m || !ds) return cnn_fail(CNN_E_INVALID, "%s: model or data set is NULL", fn);
+    int st = cnn_model_require_memory(m, fn);
+    if (st) return st;
     if (ds->h != m->in_h || ds->w != m->in_w || ds->c != m->in_c)
         return cnn_fail(CNN_E_INVALID, "%s: data set images are %dx%dx%d but the model takes %dx%dx%d", fn, ds->h,
                         ds->w, ds->c, m->in_h, m->in_w, m->in_c);
@@ -206,7 +208,7 @@ int cnn_model_reinit_layer(cnn_model *m, const char *layer_name) {
         const cnn_layer *l = &m->layers[i];
         const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
         if (l->p_count && d->init && strcmp(l->name, layer_name) == 0) {
-            d->init(l, m->params + l->p_off, &m->rng);
+            d->init(l, m->params + l->p_off, m->buffers + l->b_off, &m->rng);
             return CNN_OK;
         }
     }
@@ -332,6 +334,13 @@ int cnn_trainer_apply_step(cnn_trainer *t, cnn_step_stats *stats) {
         snapshot(t, 1);
         return cnn_fail(CNN_E_DIVERGED, "trainer_run: weights overflowed at step %d (learning rate %g); the step "
                         "was undone, try a lower learning rate", t->t + 1, (double)lr);
+    }
+    /* Batch norm's running statistics follow the batches of applied steps only (kept apart from the
+     * optimizer, so a data-parallel step can decide whose statistics count). */
+    if (cnn_model_update_running_stats(m)) {
+        snapshot(t, 1);
+        return cnn_fail(CNN_E_DIVERGED, "trainer_run: batch statistics overflowed at step %d (learning rate %g); "
+                        "the step was undone, try a lower learning rate", t->t + 1, (double)lr);
     }
     int n = batch_size(t);
     t->t++;

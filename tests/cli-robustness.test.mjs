@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 
 import { encodePng } from '../tools/lib/image.mjs';
 import { DEFAULT_DATA_DIR } from '../tools/lib/mnist.mjs';
+import { assertUserError, runTool } from './cli-helpers.mjs';
 import { printable } from '../tools/lib/cli.mjs';
 import { loadCnn } from '../web/cnn.mjs';
 import { makeSafetensors, parseSafetensors } from './helpers.mjs';
@@ -21,19 +22,7 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const PRETRAINED = path.join(root, 'assets/pretrained.safetensors');
 const IDX = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
-function run(tool, args, timeout = 120_000) {
-  const r = spawnSync(process.execPath, [path.join(root, 'tools', tool), ...args], { cwd: root, encoding: 'utf8', timeout });
-  assert.equal(r.error, undefined, `${tool} did not finish: ${r.error}`);
-  return { ...r, json: () => JSON.parse(r.stdout.trim().split('\n').at(-1)) };
-}
-
-function assertUserError(r, pattern) {
-  assert.notEqual(r.status, 0, 'exit code must be non-zero');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
+const run = (tool, args) => runTool(tool, args, 120_000);
 
 /** A data directory with the MNIST files, some replaced. */
 function dataDir(name, replace = {}) {

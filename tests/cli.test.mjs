@@ -10,24 +10,13 @@ import { gzipSync } from 'node:zlib';
 
 import { encodePng, encodePgm } from '../tools/lib/image.mjs';
 import { DEFAULT_DATA_DIR } from '../tools/lib/mnist.mjs';
+import { assertUserError, runTool } from './cli-helpers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'cnn-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-function run(tool, args) {
-  const r = spawnSync(process.execPath, [path.join(root, 'tools', tool), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  return { ...r, json: () => JSON.parse(r.stdout.trim().split('\n').at(-1)) };
-}
-
-/** A user error: non-zero exit, one line on stderr matching pattern, no stack trace. */
-function assertUserError(r, pattern) {
-  assert.notEqual(r.status, 0, 'exit code must be non-zero');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
+const run = (tool, args) => runTool(tool, args);
 
 test('train, eval and predict work together on real MNIST', async () => {
   const out = path.join(tmp, 'small.safetensors');
@@ -105,6 +94,25 @@ test('user errors are one line on stderr with a non-zero exit code', () => {
   const blank = path.join(tmp, 'blank.png');
   writeFileSync(blank, encodePng(new Uint8Array(50 * 50).fill(255), 50, 50));
   assertUserError(run('predict.mjs', ['--weights', path.join(root, 'assets/pretrained.safetensors'), blank]), /blank.png: .*empty/);
+});
+
+test('to-pytorch writes a module and a training script for a preset, a spec or a weight file', () => {
+  const out = path.join(tmp, 'torch');
+  const r = run('to-pytorch.mjs', ['--model', 'resnet', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const res = r.json();
+  assert.equal(res.parameters, 151690);
+  const module = readFileSync(path.join(out, 'model.py'), 'utf8');
+  assert.match(module, /self\.bn8 = nn\.BatchNorm2d\(64\)/);
+  assert.match(module, /self\.conv6 = nn\.Conv2d\(32, 64, 1, stride=2, padding=0\)/);
+  assert.match(module, /h18 = h15 \+ h17/, 'the projection block adds its branch and its skip');
+  assert.equal(module.match(/^SPEC = (.*)$/m)[1], JSON.stringify(res.spec));
+  assert.match(readFileSync(path.join(out, 'train_ddp.py'), 'utf8'), /DistributedDataParallel/);
+  const fromFile = run('to-pytorch.mjs', ['--model', path.join(root, 'assets/pretrained.safetensors'), '--out', out]);
+  assert.equal(fromFile.status, 0, fromFile.stderr);
+  assert.match(readFileSync(path.join(out, 'model.py'), 'utf8'), /self\.fc1 = nn\.Linear\(1600, 128\)/);
+  assertUserError(run('to-pytorch.mjs', ['--model', 'conv2d 8 3x3; residual; dense 10', '--out', out]), /^to-pytorch: layer 2 \('residual'\): the residual block is not closed/);
+  assertUserError(run('to-pytorch.mjs', []), /^to-pytorch: --model is required/);
 });
 
 test('a data directory with a truncated or wrong-magic IDX file is refused clearly', () => {

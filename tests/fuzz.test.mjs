@@ -8,19 +8,13 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-import { setup } from './helpers.mjs';
+import { idxFile, setup } from './helpers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'cnn-fuzz-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const idx = (magic, dims, data) => {
-  const b = new Uint8Array(4 + 4 * dims.length + data.length);
-  b.set(magic);
-  dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
-  b.set(data, 4 + 4 * dims.length);
-  return b;
-};
+const idx = idxFile;
 const text = (s) => new TextEncoder().encode(s);
 
 /** Seeds for each target: a few valid inputs of each kind, so the fuzzer starts from deep inside the parsers. */

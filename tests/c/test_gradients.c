@@ -16,8 +16,10 @@
 #include "kernels.h"
 #include "model.h"
 
-#define BATCH 3
+#define MAX_BATCH 3
 #define SAMPLES 24
+
+static int BATCH = MAX_BATCH; /* images of the current check */
 
 static double loss_of(cnn_model *m, const float *x, const uint8_t *y, const cnn_rng *rng_at_start) {
     size_t in = (size_t)m->in_h * m->in_w * m->in_c;
@@ -30,13 +32,13 @@ static double loss_of(cnn_model *m, const float *x, const uint8_t *y, const cnn_
     return l / BATCH;
 }
 
-/* The kink signature: ReLU signs and max-pool winners of the current forward pass. */
+/* The kink signature: ReLU and leaky ReLU signs and max-pool winners of the current forward pass. */
 static size_t signature(const cnn_model *m, unsigned char *sig) {
     size_t n = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
         const float *y = m->acts + l->out_off, *x = m->acts + l->in_off;
-        if (l->kind == L_RELU) {
+        if (l->kind == L_RELU || l->kind == L_LEAKYRELU) {
             for (size_t j = 0; j < BATCH * l->out_size; j++) sig[n++] = y[j] > 0.0f;
         } else if (l->kind == L_MAXPOOL) {
             for (int b = 0; b < BATCH; b++)
@@ -63,10 +65,11 @@ static int lowest_trainable(const cnn_model *m) {
     return -1;
 }
 
-/* frozen: comma-separated layer names to freeze, or NULL. */
-static void check_spec(const char *spec, const char *frozen, const char *variant) {
+/* frozen: comma-separated layer names to freeze, or NULL; batch: images (1..MAX_BATCH). */
+static void check_spec(const char *spec, const char *frozen, int batch, const char *variant) {
     cnn_model *m = NULL;
-    int st = cnn_model_create(&m, spec, 7, BATCH);
+    BATCH = batch;
+    int st = cnn_model_create(&m, spec, 7, MAX_BATCH);
     CHECK(st == CNN_OK, "create '%s': %s", spec, cnn_last_error());
     if (st) return;
     char names[64];
@@ -77,7 +80,7 @@ static void check_spec(const char *spec, const char *frozen, const char *variant
     cnn_rng_seed(&rng, 99);
     size_t in = (size_t)m->in_h * m->in_w * m->in_c;
     float *x = malloc(BATCH * in * sizeof(float));
-    uint8_t y[BATCH];
+    uint8_t y[MAX_BATCH];
     for (size_t i = 0; i < BATCH * in; i++) x[i] = cnn_rng_uniform(&rng);
     for (int b = 0; b < BATCH; b++) y[b] = (uint8_t)cnn_rng_below(&rng, (uint32_t)m->classes);
     cnn_rng start = m->rng;
@@ -114,13 +117,20 @@ static void check_spec(const char *spec, const char *frozen, const char *variant
         double worst = 0;
         for (int s = 0; checked < SAMPLES && s < SAMPLES * 4; s++) {
             size_t idx = l->p_off + cnn_rng_below(&rng, (uint32_t)l->p_count);
-            float w0 = m->params[idx], h = 1e-2f;
-            m->params[idx] = w0 + h;
-            double lp = loss_of(m, x, y, &start);
-            int kink = signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
-            m->params[idx] = w0 - h;
-            double lm = loss_of(m, x, y, &start);
-            kink |= signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
+            /* a step of 1e-2, or 1e-3 when the larger one crosses a kink */
+            static const float steps[2] = {1e-2f, 1e-3f};
+            float w0 = m->params[idx], h = 0;
+            double lp = 0, lm = 0;
+            int kink = 1;
+            for (int attempt = 0; attempt < 2 && kink; attempt++) {
+                h = steps[attempt];
+                m->params[idx] = w0 + h;
+                lp = loss_of(m, x, y, &start);
+                kink = signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
+                m->params[idx] = w0 - h;
+                lm = loss_of(m, x, y, &start);
+                kink |= signature(m, sig1) != nsig || memcmp(sig0, sig1, nsig) != 0;
+            }
             m->params[idx] = w0;
             if (kink) {
                 redrawn++;
@@ -140,46 +150,71 @@ static void check_spec(const char *spec, const char *frozen, const char *variant
               l->name, checked, redrawn);
         CHECK(big >= 3, "[%s] '%s' layer %s: only %d of %d sampled gradients are non-negligible", variant, spec, l->name,
               big, checked);
-        printf("# [%s] %-8s %-7s checked %2d, redrawn %2d, worst error/tolerance %.3f%s%s\n", variant, l->name,
-               cnn_layer_desc_of(l->kind)->name, checked, redrawn, worst, frozen ? ", frozen: " : "", frozen ? frozen : "");
+        printf("# [%s] %-8s %-9s batch %d: checked %2d, redrawn %2d, worst error/tolerance %.3f%s%s\n", variant,
+               l->name, cnn_layer_desc_of(l->kind)->name, batch, checked, redrawn, worst, frozen ? ", frozen: " : "",
+               frozen ? frozen : "");
     }
     free(x), free(sig0), free(sig1), free(grad);
     cnn_model_free(m);
 }
 
-static const char *specs[][2] = {
+static const struct {
+    const char *spec, *frozen;
+    int batch;
+} specs[] = {
     /* valid conv, ReLU, max-pool, dense with ReLU and dropout */
-    {"input 8x8x2; conv2d 4 3x3 relu; maxpool 2; flatten; dense 6 relu; dropout 0.3; dense 3"},
+    {"input 8x8x2; conv2d 4 3x3 relu; maxpool 2; flatten; dense 6 relu; dropout 0.3; dense 3", NULL, 0},
     /* same padding, tanh, avg-pool, sigmoid, odd sizes (pooling drops the last row and column) */
-    {"input 7x9x1; conv2d 3 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; dense 4 tanh; dense 5"},
+    {"input 7x9x1; conv2d 3 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; dense 4 tanh; dense 5", NULL, 0},
     /* two convolutions before pooling (the pytorch preset's shape), 5x5 kernel */
-    {"input 10x10x1; conv2d 2 5x5 relu; conv2d 3 3x3 same relu; maxpool 2; dropout 0.25; dense 3"},
+    {"input 10x10x1; conv2d 2 5x5 relu; conv2d 3 3x3 same relu; maxpool 2; dropout 0.25; dense 3", NULL, 0},
     /* dense only */
-    {"input 4x4x1; dense 5 sigmoid; dense 3"},
+    {"input 4x4x1; dense 5 sigmoid; dense 3", NULL, 0},
     /* parameter layers back to back, nothing in between: conv -> conv and dense -> dense */
-    {"input 7x7x2; conv2d 3 3x3; conv2d 4 3x3 same; dense 5; dense 3"},
+    {"input 7x7x2; conv2d 3 3x3; conv2d 4 3x3 same; dense 5; dense 3", NULL, 0},
     /* a frozen lowest layer: the others train, backward stops above it */
-    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5; dense 3", "conv1"},
+    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5; dense 3", "conv1", 0},
     /* a frozen layer in the middle: gradients still flow through it to the layer below */
-    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5 sigmoid; dense 3", "conv2,fc1"},
+    {"input 8x8x2; conv2d 4 3x3 relu; conv2d 3 3x3 tanh; dense 5 sigmoid; dense 3", "conv2,fc1", 0},
+    /* strided convolutions, even and odd sides, with and without padding */
+    {"input 9x8x2; conv2d 4 3x3 same stride 2 relu; conv2d 3 3x3 stride 2; dense 3", NULL, 0},
+    /* batch norm after a convolution in training mode (batch statistics), batches of 1, 2 and 3 images;
+     * global average pooling */
+    {"input 6x6x2; conv2d 3 3x3 same; batchnorm; relu; globalavgpool; dense 3", NULL, 1},
+    {"input 6x6x2; conv2d 3 3x3 same; batchnorm; relu; globalavgpool; dense 3", NULL, 2},
+    {"input 6x6x2; conv2d 3 3x3 same; batchnorm; tanh; avgpool 2; dense 3", NULL, 0},
+    /* batch norm over flat features (after dense and after a flatten, whose file order differs) */
+    {"input 4x3x2; flatten; batchnorm; dense 6; batchnorm; tanh; dense 3", NULL, 3},
+    /* a residual block whose branch and projection skip both train */
+    {"input 6x6x2; conv2d 4 3x3 same tanh; residual; conv2d 4 3x3 same; batchnorm; relu; conv2d 4 3x3 same; skip; "
+     "conv2d 4 1x1; end tanh; dense 3", NULL, 0},
+    /* identity skips: the block's input gets the branch's gradient plus the skip's; leaky ReLU and GELU;
+     * a pre-activation block (its first layer reads the input the skip also needs) */
+    {"input 5x5x2; conv2d 3 3x3 same tanh; residual; conv2d 3 3x3 same; leakyrelu 0.1; conv2d 3 3x3 same; end; "
+     "gelu; residual; relu; conv2d 3 3x3 same; end; dense 3", NULL, 2},
+    /* a residual block over flat features, with a stride-2 block before it */
+    {"input 8x8x1; conv2d 4 3x3 same; residual; conv2d 6 3x3 same stride 2 tanh; skip; conv2d 6 1x1 stride 2; "
+     "end; dense 8 tanh; residual; dense 5 tanh; dense 8; end; dense 3", NULL, 2},
 };
 
 static void test_gradients(void) {
     for (int v = 0; cnn_kernel_variants[v]; v++) {
         cnn_kernels_select(cnn_kernel_variants[v]->name);
         for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
-            check_spec(specs[s][0], specs[s][1], cnn_kernel_variants[v]->name);
+            check_spec(specs[s].spec, specs[s].frozen, specs[s].batch ? specs[s].batch : MAX_BATCH,
+                       cnn_kernel_variants[v]->name);
     }
 }
 
 /* Parameter gradients accumulate over backward calls until zeroed (two passes = twice one pass). */
 static void test_gradients_accumulate(void) {
     cnn_model *m = NULL;
-    CHECK(cnn_model_create(&m, specs[0][0], 3, BATCH) == CNN_OK, "%s", cnn_last_error());
+    BATCH = MAX_BATCH;
+    CHECK(cnn_model_create(&m, specs[0].spec, 3, MAX_BATCH) == CNN_OK, "%s", cnn_last_error());
     if (!m) return;
     size_t in = (size_t)m->in_h * m->in_w * m->in_c;
     for (size_t i = 0; i < BATCH * in; i++) cnn_model_input(m)[i] = (float)(i % 7) / 7.0f;
-    uint8_t y[BATCH] = {0, 1, 2};
+    uint8_t y[MAX_BATCH] = {0, 1, 2};
     memset(m->grads, 0, m->nparams * sizeof(float));
     cnn_rng start = m->rng;
     cnn_model_forward(m, BATCH, 1);

@@ -114,6 +114,26 @@ static void test_elementwise(void) {
                 compare_bits(names[f], "backward accumulating", dx1, dx2, n);
                 free(dx1), free(dx2), free(start);
             }
+            /* leaky ReLU: forward (also in place) and backward in both modes, two slopes */
+            for (int si = 0; si < 2; si++) {
+                float slope = si ? 0.2f : 0.01f;
+                k->leakyrelu_fwd(y1, x, n, slope);
+                ref->leakyrelu_fwd(y2, x, n, slope);
+                compare_bits("leakyrelu", k->name, y1, y2, n);
+                memcpy(y1, x, n * 4);
+                k->leakyrelu_fwd(y1, y1, n, slope);
+                compare_bits("leakyrelu", "in place", y1, y2, n);
+                float *dx1 = malloc(n * 4 + 4), *dx2 = malloc(n * 4 + 4), *start = rand_buf(n, -1, 1);
+                k->leakyrelu_bwd(dx1, y2, dy, n, slope, 0);
+                ref->leakyrelu_bwd(dx2, y2, dy, n, slope, 0);
+                compare_bits("leakyrelu backward", k->name, dx1, dx2, n);
+                memcpy(dx1, start, n * 4);
+                memcpy(dx2, start, n * 4);
+                k->leakyrelu_bwd(dx1, y2, dy, n, slope, 1);
+                ref->leakyrelu_bwd(dx2, y2, dy, n, slope, 1);
+                compare_bits("leakyrelu backward accumulating", k->name, dx1, dx2, n);
+                free(dx1), free(dx2), free(start);
+            }
             float *bias = rand_buf(n, -1, 1), *yb1 = rand_buf(3 * n, -1, 1), *yb2 = malloc(3 * n * 4);
             memcpy(yb2, yb1, 3 * n * 4);
             k->bias_add(yb1, bias, 3, (int)n);
@@ -127,6 +147,58 @@ static void test_elementwise(void) {
             free(x), free(dy), free(y1), free(y2), free(bias), free(yb1), free(yb2), free(db1), free(db2);
         }
     }
+}
+
+/* Batch-norm kernels: every variant bit for bit against the scalar one (the same additions in double, in the
+ * same order), at channel counts around the vector width and small and odd row counts; the reference's
+ * statistics against a direct two-pass computation. */
+static void test_batchnorm_kernels(void) {
+    static const int channels[] = {1, 3, 4, 5, 8, 9, 33}, rows_list[] = {1, 2, 7, 50};
+    const cnn_kernels *ref = &cnn_kernels_scalar;
+    for (size_t ci = 0; ci < sizeof channels / sizeof channels[0]; ci++)
+        for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++) {
+            int c = channels[ci], rows = rows_list[ri];
+            size_t n = (size_t)rows * c;
+            float *x = rand_buf(n, -3, 5), *dy = rand_buf(n, -1, 1), *scale = rand_buf((size_t)c, 0.5f, 2);
+            float *shift = rand_buf((size_t)c, -1, 1), *a = rand_buf((size_t)c, -1, 1), *b = rand_buf((size_t)c, -1, 1);
+            double *work = malloc(2 * (size_t)c * sizeof(double));
+            float *m1 = malloc((size_t)c * 4), *v1 = malloc((size_t)c * 4), *m2 = malloc((size_t)c * 4), *v2 = malloc((size_t)c * 4);
+            float *y1 = malloc(n * 4), *y2 = malloc(n * 4);
+            ref->bn_stats(m2, v2, x, rows, c, work);
+            double worst = 0;
+            for (int j = 0; j < c; j++) {
+                double mean = 0, var = 0;
+                for (int r = 0; r < rows; r++) mean += x[(size_t)r * c + j];
+                mean /= rows;
+                for (int r = 0; r < rows; r++) var += (x[(size_t)r * c + j] - mean) * (x[(size_t)r * c + j] - mean);
+                var /= rows;
+                double e = fabs(mean - m2[j]) + fabs(var - v2[j]);
+                if (e > worst) worst = e;
+            }
+            CHECK(worst < 1e-5, "bn_stats reference (rows %d, c %d): off the direct mean/variance by %g", rows, c, worst);
+            for (int v = 0; cnn_kernel_variants[v]; v++) {
+                const cnn_kernels *k = cnn_kernel_variants[v];
+                k->bn_stats(m1, v1, x, rows, c, work);
+                compare_bits("bn_stats mean", k->name, m1, m2, (size_t)c);
+                compare_bits("bn_stats var", k->name, v1, v2, (size_t)c);
+                k->channel_affine(y1, x, scale, shift, rows, c);
+                ref->channel_affine(y2, x, scale, shift, rows, c);
+                compare_bits("channel_affine", k->name, y1, y2, n);
+                float *sums = malloc(2 * (size_t)c * 4);
+                k->bn_bwd_sums(m1, v1, dy, x, m2, rows, c, work);
+                ref->bn_bwd_sums(sums, sums + c, dy, x, m2, rows, c, work);
+                compare_bits("bn_bwd_sums dy", k->name, m1, sums, (size_t)c);
+                compare_bits("bn_bwd_sums dy*(x-mean)", k->name, v1, sums + c, (size_t)c);
+                free(sums);
+                memcpy(y1, dy, n * 4);
+                memcpy(y2, dy, n * 4);
+                k->bn_bwd_dx(y1, dy, x, m2, a, b, scale, rows, c);
+                ref->bn_bwd_dx(y2, dy, x, m2, a, b, scale, rows, c);
+                compare_bits("bn_bwd_dx", k->name, y1, y2, n);
+            }
+            free(x), free(dy), free(scale), free(shift), free(a), free(b), free(work);
+            free(m1), free(v1), free(m2), free(v2), free(y1), free(y2);
+        }
 }
 
 static void test_expf_poly(void) {
@@ -244,6 +316,7 @@ int main(void) {
 #endif
     RUN(test_gemm);
     RUN(test_elementwise);
+    RUN(test_batchnorm_kernels);
     RUN(test_expf_poly);
     RUN(test_pooling);
     RUN(test_pooling_reference);

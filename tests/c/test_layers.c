@@ -14,6 +14,10 @@ static const char *specs[] = {
     "pytorch",
     "mlp",
     "input 9x7x3; conv 4 3x3 same tanh; avgpool 2; conv2d 5 1x1 sigmoid; flatten; dropout 0.2; linear 6 relu; dense 2",
+    "resnet",
+    ("input 12x10x2; conv2d 6 3x3 same stride 2 leakyrelu; bn; residual; conv2d 6 3x3 same gelu; end; leakyrelu 0.2\n"
+     "residual; conv2d 8 3x3 stride 2 same; batchnorm; skip; conv2d 8 1x1 stride 2; end; gap; batchnorm; dense 3"),
+    "input 5x4x3; flatten; batchnorm; residual; dense 7 relu; dense 60; skip; dense 60; end; dense 2",
 };
 
 static void test_descriptors(void) {
@@ -44,7 +48,7 @@ static void test_descriptors(void) {
     }
     char list[256];
     cnn_layer_keywords(list, sizeof list, LF_ACTIVATION, NULL);
-    CHECK(strcmp(list, "relu, sigmoid or tanh") == 0, "activation keywords: '%s'", list);
+    CHECK(strcmp(list, "relu, sigmoid, tanh, leakyrelu or gelu") == 0, "activation keywords: '%s'", list);
 }
 
 static void test_tensors_and_text(void) {
@@ -58,8 +62,10 @@ static void test_tensors_and_text(void) {
             const cnn_layer *l = &m->layers[i];
             const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
             seen[l->kind] = 1;
-            CHECK(l->src < i, "layer %s reads layer %d, which does not come before it", l->name, l->src);
-            size_t off = 0;
+            CHECK(l->src < i && (l->src2 == CNN_NO_LAYER || l->src2 < i), "layer %s reads a layer that does not "
+                  "come before it (%d, %d)", l->name, l->src, l->src2);
+            CHECK((l->src2 != CNN_NO_LAYER) == (l->kind == L_ADD), "layer %s: only an add has two inputs", l->name);
+            size_t off[3] = {0, 0, 0};
             for (int t = 0; t < d->ntensors; t++) {
                 cnn_tensor_info info;
                 d->tensor(l, t, &info);
@@ -67,9 +73,11 @@ static void test_tensors_and_text(void) {
                 for (int k = 0; k < info.ndim; k++) count *= (size_t)info.shape[k];
                 CHECK(count == info.count, "%s.%s: shape holds %zu elements, count says %zu", l->name, info.suffix, count,
                       info.count);
-                CHECK(info.offset == off, "%s.%s starts at %zu, expected %zu (tensors tile the parameters)", l->name,
-                      info.suffix, info.offset, off);
-                off += info.count;
+                CHECK(info.role != T_COUNT || (info.ndim == 0 && info.count == 1), "%s.%s: a counter is a scalar",
+                      l->name, info.suffix);
+                CHECK(info.role == T_COUNT || info.offset == off[info.role], "%s.%s starts at %zu, expected %zu "
+                      "(tensors tile the parameters and the buffers)", l->name, info.suffix, info.offset, off[info.role]);
+                off[info.role] += info.count;
                 unsigned char *hit = calloc(info.count, 1);
                 size_t bad = 0;
                 for (size_t j = 0; j < info.count; j++) {
@@ -79,7 +87,9 @@ static void test_tensors_and_text(void) {
                 CHECK(bad == 0, "%s.%s: the index map is not a permutation (%zu collisions)", l->name, info.suffix, bad);
                 free(hit);
             }
-            CHECK(off == l->p_count, "%s: tensors hold %zu parameters, the layer %zu", l->name, off, l->p_count);
+            CHECK(off[T_PARAM] == l->p_count && off[T_BUFFER] == l->b_count, "%s: tensors hold %zu parameters and "
+                  "%zu buffer values, the layer %zu and %zu", l->name, off[T_PARAM], off[T_BUFFER], l->p_count,
+                  l->b_count);
             total += l->p_count;
         }
         CHECK(total == m->nparams, "'%s': layers hold %zu parameters, the model %zu", specs[s], total, m->nparams);

@@ -40,7 +40,7 @@ static uint8_t *make_file(const char *header, size_t pad, size_t dlen, size_t *l
     return b;
 }
 
-static void set_tensor(cnn_st_tensor *t, const char *name, int ndim, const int64_t *shape, const float *data) {
+static void set_tensor(cnn_st_tensor *t, const char *name, int ndim, const int64_t *shape, const void *data) {
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
@@ -179,6 +179,39 @@ static void test_roundtrip_bit_exact(void) {
     }
     cnn_st_file_free(&f);
     CHECK(file_is_zeroed(&f), "free did not zero the struct");
+    cnn_free(buf);
+}
+
+/* I64 tensors are written with their dtype and 8 bytes an element, and read back bit for bit beside F32 ones. */
+static void test_roundtrip_i64(void) {
+    const int64_t counts[3] = {0, 937, -(INT64_C(1) << 62)};
+    const float w[2] = {1.5f, -2.0f};
+    const int64_t s3[1] = {3}, s2[1] = {2};
+    cnn_st_tensor t[3];
+    set_tensor(&t[0], "bn1.weight", 1, s2, w);
+    set_tensor(&t[1], "bn1.num_batches_tracked", 0, NULL, &counts[1]);
+    t[1].dtype = CNN_ST_I64;
+    set_tensor(&t[2], "three", 1, s3, counts);
+    t[2].dtype = CNN_ST_I64;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK(cnn_st_write(&buf, &len, t, 3, NULL, NULL, 0) == CNN_OK, "write: %s", cnn_last_error());
+    CHECK(buf && strstr((const char *)buf + 8, "\"bn1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],"),
+          "the header names the dtype I64 and a scalar shape");
+    cnn_st_file f;
+    CHECK(buf && cnn_st_parse(&f, buf, len) == CNN_OK, "parse: %s", cnn_last_error());
+    if (buf && f.count == 3) {
+        const cnn_st_tensor *n = cnn_st_find(&f, "bn1.num_batches_tracked"), *v = cnn_st_find(&f, "three"),
+                            *x = cnn_st_find(&f, "bn1.weight");
+        int64_t got[3];
+        CHECK(n && n->dtype == CNN_ST_I64 && n->ndim == 0 && n->count == 1, "scalar I64 read back");
+        if (n) memcpy(got, n->data, 8);
+        CHECK(n && got[0] == 937, "scalar value %lld", n ? (long long)got[0] : 0LL);
+        if (v) memcpy(got, v->data, 24);
+        CHECK(v && v->dtype == CNN_ST_I64 && memcmp(got, counts, 24) == 0, "I64 vector read back");
+        CHECK(x && x->dtype == CNN_ST_F32 && memcmp(x->data, w, 8) == 0, "F32 tensor beside them");
+        cnn_st_file_free(&f);
+    }
     cnn_free(buf);
 }
 
@@ -337,6 +370,9 @@ static void test_hand_written_variants(void) {
               "\"y\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0, 2);
     EXPECT_OK("{" T_A "}   \t\r\n  ", 4, 1); /* trailing whitespace */
     EXPECT_OK("{\"\\u0061\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 1);
+    /* I64, as PyTorch writes a batch-norm's num_batches_tracked: a scalar of 8 bytes, beside F32 tensors */
+    EXPECT_OK("{\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[4,12]}," T_A "}", 12, 2);
+    EXPECT_OK("{\"n\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16, 1);
 
     /* Longest allowed name: CNN_ST_MAX_NAME - 1 bytes. */
     char hdr[512], name[CNN_ST_MAX_NAME + 8];
@@ -459,7 +495,13 @@ static void test_bad_names(void) {
 
 static void test_bad_fields(void) {
     EXPECT_BAD("{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-               "tensor 'x' has dtype F16, only F32 is supported");
+               "tensor 'x' has dtype F16, only F32 and I64 are supported");
+    EXPECT_BAD("{\"x\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype I32");
+    EXPECT_BAD("{\"x\":{\"dtype\":\"i64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "dtype i64");
+    EXPECT_BAD("{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "dtype F64");
+    /* an I64 element is 8 bytes: 4 is too few, 16 too many */
+    EXPECT_BAD("{\"x\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "its I64 shape needs 8");
+    EXPECT_BAD("{\"x\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,16]}}", 16, "needs 8");
     EXPECT_BAD("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "dtype BF16");
     EXPECT_BAD("{\"x\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype f32");
     EXPECT_BAD("{\"x\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype");
@@ -668,6 +710,9 @@ static void test_write_invalid(void) {
     bad[0].data = NULL;
     EXPECT_WRITE_INVALID(bad, 2, NULL, NULL, 0, "data is NULL");
     memcpy(bad, t, sizeof t);
+    bad[1].dtype = 7;
+    EXPECT_WRITE_INVALID(bad, 2, NULL, NULL, 0, "dtype 7");
+    memcpy(bad, t, sizeof t);
     bad[0].ndim = 3;
     bad[0].shape[0] = bad[0].shape[1] = bad[0].shape[2] = INT64_C(1) << 40;
     EXPECT_WRITE_INVALID(bad, 2, NULL, NULL, 0, "overflow");
@@ -804,6 +849,7 @@ static void test_json_parser(void) {
 
 int main(void) {
     RUN(test_roundtrip_bit_exact);
+    RUN(test_roundtrip_i64);
     RUN(test_roundtrip_escapes);
     RUN(test_header_padding);
     RUN(test_known_file);

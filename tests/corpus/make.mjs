@@ -9,7 +9,7 @@ import path from 'node:path';
 import { gzipSync, deflateSync, crc32 } from 'node:zlib';
 
 import { encodePng } from '../../tools/lib/image.mjs';
-import { makeSafetensors } from '../helpers.mjs';
+import { idxFile, makeSafetensors } from '../helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const manifest = [];
@@ -69,13 +69,7 @@ add('weights', 'escape.safetensors', makeSafetensors({ ...TINY, 'fc1.bias\u001b[
   "that the model does not have", 'a tensor name with terminal escape sequences');
 
 // ---- IDX data sets (test split: images + labels) ----
-const idx = (magic, dims, data) => {
-  const b = new Uint8Array(4 + 4 * dims.length + data.length);
-  b.set(magic);
-  dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
-  b.set(data, 4 + 4 * dims.length);
-  return b;
-};
+const idx = idxFile;
 const LABELS = idx([0, 0, 8, 1], [3], Uint8Array.of(1, 2, 3));
 const IMAGES = idx([0, 0, 8, 3], [3, 28, 28], new Uint8Array(3 * 784).fill(9));
 function idxCase(name, images, labels, reason, about, gz = false) {

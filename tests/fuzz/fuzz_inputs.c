@@ -30,23 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cnn_dataset_free(ds);
         break;
     }
-    case 1: { /* architecture spec text */
-        char *text = malloc(n + 1);
-        if (!text) return 0;
-        memcpy(text, body, n);
-        text[n] = 0;
-        cnn_model *m = NULL;
-        int st = cnn_model_create(&m, text, 1, 2);
-        if (st != CNN_OK && (m || cnn_last_error()[0] == 0)) abort();
-        if (m) {
+    case 1: { /* architecture spec text: checked with its length (NUL bytes included), then created */
+        cnn_model *plan = NULL, *m = NULL;
+        int st = cnn_spec_check(&plan, (const char *)body, n);
+        if (st != CNN_OK && (plan || cnn_last_error()[0] == 0)) abort();
+        if (plan) {
+            if (memchr(body, 0, n)) abort(); /* a NUL inside must be refused */
+            if (cnn_model_create_n(&m, (const char *)body, n, 1, 2) != CNN_OK) break; /* activations too large */
+            if (cnn_model_param_count(m) != cnn_model_param_count(plan)) abort();
             /* an accepted spec's canonical text must be accepted again, with the same parameters */
             cnn_model *again = NULL;
             if (cnn_model_create(&again, cnn_model_spec(m), 1, 2) != CNN_OK) abort();
             if (cnn_model_param_count(again) != cnn_model_param_count(m)) abort();
+            if (strcmp(cnn_model_spec(again), cnn_model_spec(m)) != 0) abort();
             cnn_model_free(again);
         }
         cnn_model_free(m);
-        free(text);
+        cnn_model_free(plan);
         break;
     }
     default: { /* a weight file */

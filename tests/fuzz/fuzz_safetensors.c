@@ -28,8 +28,9 @@ static void roundtrip(const cnn_st_file *f) {
     if (cnn_st_parse(&g, buf, len) != CNN_OK || g.count != f->count || g.meta_count != f->meta_count) abort();
     for (int i = 0; i < f->count; i++) {
         const cnn_st_tensor *a = &f->tensors[i], *b = &g.tensors[i];
-        if (strcmp(a->name, b->name) != 0 || a->ndim != b->ndim || a->count != b->count ||
-            memcmp(a->shape, b->shape, sizeof a->shape) != 0 || memcmp(a->data, b->data, a->count * 4) != 0)
+        if (strcmp(a->name, b->name) != 0 || a->dtype != b->dtype || a->ndim != b->ndim || a->count != b->count ||
+            memcmp(a->shape, b->shape, sizeof a->shape) != 0 ||
+            memcmp(a->data, b->data, a->count * cnn_st_dtype_size(a->dtype)) != 0)
             abort();
     }
     cnn_st_file_free(&g);

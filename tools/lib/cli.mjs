@@ -128,3 +128,19 @@ export function metricsJson(ev) {
     confusion: ev.confusion,
   };
 }
+
+/**
+ * The spec text a --model option names: a preset name (any case; returned lower-case), a spec file (at most the
+ * core's spec length), or spec text itself.
+ * @param {import('../../web/cnn.mjs').Cnn} cnn @param {string} model @returns {Promise<string>}
+ */
+export async function resolveModelSpec(cnn, model) {
+  if (cnn.presetSpec(model.toLowerCase())) return model.toLowerCase();
+  try {
+    return new TextDecoder().decode(await readFileBounded(model, { maxBytes: cnn.limits.specChars, what: 'spec file' }));
+  } catch (e) {
+    if (/[;\n]/.test(model) || /^\s*(input|conv2d|conv|dense|linear|flatten|residual)\b/i.test(model)) return model;
+    if (e.message.includes('larger than the limit')) throw e;
+    throw new UsageError(`--model '${model}' is neither a preset (${cnn.presets().join(', ')}) nor a readable spec file`);
+  }
+}
