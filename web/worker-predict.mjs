@@ -13,9 +13,9 @@
  *                                           output for this drawing [{index, name, kind, shape, values}]
  *   predictInputs {x, slot}              -> {probs}                     x: (n, H, W, C) float in [0, 1]
  *   filters {slot}                       -> {name, count, size, channels, weights} | {none}  the first conv
- *                                           layer's weights (count, size, size, channels)
- *   saliency {input, slot}               -> {gradients} | {none}       d(class score)/d(input) for each class,
- *                                           (classes, H, W, C); none when this build has no input gradient
+ *                                           layer's weights, PyTorch layout (count, channels, size, size)
+ *   saliency {input, slot}               -> {gradients, classes}       d(class score)/d(input) for each class,
+ *                                           (classes, H, W, C)
  *   memory                               -> {heap, need}                wasm heap bytes, and about what the models need
  */
 import { loadCnn } from './cnn.mjs';
@@ -86,22 +86,16 @@ serve({
   async filters({ slot }) {
     await core();
     const model = slotModel(slot);
-    const layers = model.layers;
-    const first = layers.findIndex((l) => l.params > 0);
-    if (first < 0 || layers[first].kind !== 'conv2d') return { none: true };
-    const l = layers[first];
-    const count = l.outputShape[2];
-    const channels = first === 0 ? model.inputShape[2] : layers[first - 1].outputShape[2];
-    const size = Math.round(Math.sqrt((l.params - count) / (count * channels)));
-    // cnn_model_params: layer by layer, weight then bias; conv weights (OC, KH, KW, IC). conv1 comes first.
-    const weights = model.params().slice(0, count * size * size * channels);
-    return new Transfer({ name: l.name, count, size, channels, weights }, [weights.buffer]);
+    const conv = model.layers.find((l) => l.params > 0);
+    if (!conv || conv.kind !== 'conv2d') return { none: true };
+    const { shape, data } = model.tensor(`${conv.name}.weight`); // PyTorch layout (out, in, kh, kw)
+    const [count, channels, size] = shape;
+    return new Transfer({ name: conv.name, count, size, channels, weights: data }, [data.buffer]);
   },
 
   async saliency({ input, slot }) {
     await core();
     const model = slotModel(slot);
-    if (typeof model.inputGradient !== 'function') return { none: true };
     const size = input.length, k = model.classes;
     const gradients = new Float32Array(k * size);
     for (let c = 0; c < k; c++) gradients.set(model.inputGradient(input, c), c * size);

@@ -38,7 +38,7 @@ import { MNIST_BASE, SPLITS, classifyIdxFiles, fetchAll } from './shared/data-lo
 import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 import { heapNeed } from './shared/memory.mjs';
 import { describeRefusedModel } from './shared/model-file.mjs';
-import { histogram, weightRanges } from './shared/histogram.mjs';
+import { histogram } from './shared/histogram.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
 const HISTOGRAM_MS = 1000;  // how often the page gets weight histograms during training
@@ -284,8 +284,6 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     let steps = 0;
     const start = performance.now();
     let lastSnapshot = start, lastHistograms = -Infinity;
-    const ranges = weightRanges(model.layers);
-    let previous = null; // the weights at the last histograms
     let history;
     const fitting = model.fit(data, {
       ...fitOptions,
@@ -303,7 +301,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
         }
         if (t - lastHistograms > HISTOGRAM_MS) {
           lastHistograms = t;
-          previous = histograms(model, ranges, previous, p);
+          histograms(model, p);
         }
         if (training.paused) {
           // Say so only now: every progress message of this run was sent before this one.
@@ -437,25 +435,14 @@ function checkFits(model, data, from) {
   }
 }
 
-/**
- * Sends per-layer histograms of the weights, and of how they changed since the last ones (or of the gradients
- * where the core exposes them: Model.gradient). @returns {Float32Array} the weights, for the next call
- */
-function histograms(model, ranges, previous, p) {
-  const params = model.params();
-  const layers = ranges.map(({ name, start, count }) => {
-    const w = params.subarray(start, start + count);
-    let change = null;
-    if (typeof model.gradient === 'function') change = { kind: 'gradients', ...histogram(model.gradient(`${name}.weight`)) };
-    else if (previous) {
-      const d = new Float32Array(count);
-      for (let i = 0; i < count; i++) d[i] = w[i] - previous[start + i];
-      change = { kind: 'updates', ...histogram(d) };
-    }
-    return { name, weights: histogram(w), change };
-  });
+/** Sends per-layer histograms of the weights and of their gradients at the last step (PyTorch layouts). */
+function histograms(model, p) {
+  const layers = model.tensorNames().filter((n) => n.endsWith('.weight')).map((name) => ({
+    name: name.slice(0, -'.weight'.length),
+    weights: histogram(model.tensor(name).data),
+    change: { kind: 'gradients', ...histogram(model.gradient(name).data) },
+  }));
   rpc.emit('histograms', { epoch: p.epoch, step: p.step, layers });
-  return params;
 }
 
 function snapshot(model, p) {

@@ -55,6 +55,7 @@ test('a short run: charts and accuracy update while a drawing is predicted; the 
   await setTrainForm(page, { preset: 'keras', epochs: 1, limit: 5000, batch: 32, valSplit: 0.1, lr: 0.001 });
   await watchLongTasks();
   await page.evaluate(() => performance.clearMeasures());
+  await page.locator('[data-part="hist-box"] summary').click(); // the weight histograms, drawn while training
   const t0 = Date.now();
   await page.click(tid('train-start'));
 
@@ -91,6 +92,11 @@ test('a short run: charts and accuracy update while a drawing is predicted; the 
   assert.ok(await chartPoints('#chart-accuracy') >= pointsBefore + 2, 'epoch points for training and validation');
   assert.match(await page.textContent('#accuracy-summary'), /epoch 1: .*validation/);
   assert.match(await page.textContent('#model-info'), /trained here/);
+  // a histogram of weights and one of gradients per layer, each counting every weight of the layer
+  const hists = await page.evaluate(() => [...document.querySelectorAll('.hist')].map((f) =>
+    [f.dataset.layer, ...[...f.querySelectorAll('canvas')].map((c) => Number(c.dataset.total))]));
+  assert.deepEqual(hists, [['conv1', 288, 288], ['conv2', 18432, 18432], ['fc1', 204800, 204800], ['fc2', 1280, 1280]]);
+  assert.match(await page.textContent('.hist[data-layer="fc1"] .range'), /^weights -?[\d.e-]+ … -?[\d.e-]+; gradients /);
 
   // the finished model is evaluated on the test set
   await page.waitForFunction(() => /%/.test(document.querySelector('[data-testid="test-accuracy"]').textContent), null, { timeout: 60000 });

@@ -220,9 +220,13 @@ test('the insight view shows exactly the core\'s layer outputs for the drawing',
     const v = document.querySelector('#insight').studio.views;
     return !v.draw.pad.drawing && !v.draw._inFlight && v.insight.shown.layers.length === 5;
   });
+  await page.waitForFunction(() => document.querySelector('#insight').studio.views.insight.shown.saliency);
   const shown = await page.evaluate(() => {
     const s = document.querySelector('#insight').studio.views.insight.shown;
-    return { input: Array.from(s.input), layers: s.layers.map((l) => ({ index: l.index, name: l.name, shape: l.shape, values: Array.from(l.values) })) };
+    return {
+      input: Array.from(s.input), layers: s.layers.map((l) => ({ index: l.index, name: l.name, shape: l.shape, values: Array.from(l.values) })),
+      saliency: { digit: s.saliency.digit, gradients: Array.from(s.saliency.gradients) },
+    };
   });
   await screenshot(page, 'insight', { fullPage: true });
   // the same model in Node, the same input: every map shown equals layerOutput
@@ -237,6 +241,20 @@ test('the insight view shows exactly the core\'s layer outputs for the drawing',
     assert.ok(worst <= 1e-5, `${l.name}: largest difference ${worst}`);
   }
   assert.deepEqual(shown.layers.map((l) => l.name), ['conv1', 'pool1', 'conv2', 'pool2', 'fc1']);
+  // the saliency map shown is the core's input gradient of each class's score for that input
+  const x = Float32Array.from(shown.input);
+  for (const k of [0, 6]) {
+    const ref = model.inputGradient(x, k), got = shown.saliency.gradients.slice(k * 784, (k + 1) * 784);
+    const worst = Math.max(...ref.map((r, i) => Math.abs(r - got[i])));
+    assert.ok(worst <= 1e-5 * Math.max(1, ...ref.map(Math.abs)), `class ${k}: largest difference ${worst}`);
+  }
+  assert.equal(shown.saliency.digit, 0);
+  const sal = await page.evaluate(() => {
+    const c = document.querySelector('#insight').shadowRoot.querySelector('[data-part="saliency"]');
+    return Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data);
+  });
+  const g0 = shown.saliency.gradients.slice(0, 784), strongest = g0.indexOf(Math.max(...g0));
+  if (g0[strongest] > 0) assert.equal(sal[4 * strongest], 255, 'the strongest push towards 0 is full orange');
   // and the canvases show them: conv1's first map, brightest value white, zero black
   const pixels = await page.evaluate(() => {
     const c = document.querySelector('#insight').shadowRoot.querySelector('.layer-out[data-layer="conv1"] canvas');

@@ -23,12 +23,14 @@ export function renderChannel(canvas, values, [h, w, c], channel, lo, hi) {
  * A (H, W) slice in the diverging scale, |v| = scale at full colour.
  * @param {HTMLCanvasElement} canvas @param {ArrayLike<number>} values read at (y * w + x) * stride + offset
  * @param {number} h @param {number} w @param {number} scale @param {number} [stride=1] @param {number} [offset=0]
+ * @param {ArrayLike<number>} [base] (H, W) in [0, 1], drawn faintly beneath (e.g. the input under a saliency map)
  */
-export function renderDiverging(canvas, values, h, w, scale, stride = 1, offset = 0) {
+export function renderDiverging(canvas, values, h, w, scale, stride = 1, offset = 0, base = null) {
   const img = imageFor(canvas, w, h);
   for (let i = 0; i < h * w; i++) {
     const [r, g, b] = diverging(values[i * stride + offset] / (scale || 1));
-    img.data.set([r, g, b, 255], 4 * i);
+    const under = base ? Math.round(70 * base[i]) : 0;
+    img.data.set([Math.min(255, r + under), Math.min(255, g + under), Math.min(255, b + under), 255], 4 * i);
   }
   canvas.getContext('2d').putImageData(img, 0, 0);
 }

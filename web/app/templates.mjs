@@ -270,9 +270,9 @@ export function trainCard(p) {
   </ul>
   <details class="histograms" ${a('hist-box')}>
     <summary>Weights during training</summary>
-    <p class="note">Each layer's weights (left) and how much a second of training changed them (right), about
-      once a second. Healthy training moves the weights a little; weights that stop moving have stopped learning,
-      a spread that keeps growing may diverge.</p>
+    <p class="note">Each layer's weights (left) and their gradients at the last step (right), about once a
+      second. Gradients near zero everywhere: the layer has stopped learning; a spread of weights that keeps
+      growing may diverge.</p>
     <div class="hists" ${a('histograms')}><p class="note">Start training to see them.</p></div>
   </details>
 </section>`;

@@ -96,7 +96,7 @@ export class PredictController {
   /**
    * The first convolution's filters of a slot's model.
    * @returns {Promise<{name: string, count: number, size: number, channels: number, weights: Float32Array}|null>}
-   *   weights (count, size, size, channels); null when the first parameter layer is not a convolution
+   *   weights (count, channels, size, size); null when the first parameter layer is not a convolution
    */
   async filters(slot = 'current') {
     const r = await this._worker.call('filters', { slot });
@@ -105,11 +105,10 @@ export class PredictController {
 
   /**
    * Saliency: the gradient of each class's score with respect to the input pixels.
-   * @param {Float32Array} input (28, 28) @returns {Promise<{gradients: Float32Array, classes: number}|null>}
-   *   gradients (classes, 28, 28); null when the core has no input gradient
+   * @param {Float32Array} input (28, 28) @returns {Promise<{gradients: Float32Array, classes: number}>}
+   *   gradients (classes, 28, 28)
    */
-  async saliency(input, slot = 'current') {
-    const r = await this._worker.call('saliency', { input, slot });
-    return r.none ? null : r;
+  saliency(input, slot = 'current') {
+    return this._worker.call('saliency', { input, slot });
   }
 }

@@ -76,11 +76,11 @@ export class InsightView {
       '(orange: the pixel adds to the response, blue: it subtracts)');
     const [lo, hi] = range(f.weights);
     const scale = Math.max(Math.abs(lo), Math.abs(hi));
-    const stride = f.channels, per = f.size * f.size * f.channels;
+    const per = f.size * f.size * f.channels; // (count, channels, size, size): channel 0 of each filter first
     const box = this.$('filters');
     box.replaceChildren(...Array.from({ length: f.count }, (_, k) => {
       const c = document.createElement('canvas');
-      renderDiverging(c, f.weights.subarray(k * per, (k + 1) * per), f.size, f.size, scale, stride, 0);
+      renderDiverging(c, f.weights.subarray(k * per, k * per + f.size * f.size), f.size, f.size, scale);
       c.setAttribute('role', 'img');
       c.setAttribute('aria-label', `filter ${k + 1}`);
       return c;
@@ -166,8 +166,7 @@ export class InsightView {
       return;
     }
     if (seq !== this._saliencySeq) return;
-    this.shown.saliency = s ? { ...s, digit } : null;
-    if (!s) setText(this.$('saliency-note'), 'needs the core\'s input gradient (Model.inputGradient), which this build lacks');
+    this.shown.saliency = { ...s, digit };
     this._renderSaliency();
   }
 
@@ -178,7 +177,7 @@ export class InsightView {
     const k = chosen === '' ? s.digit : Number(chosen);
     const g = s.gradients.subarray(k * 784, (k + 1) * 784);
     const [lo, hi] = range(g);
-    renderDiverging(this.$('saliency'), g, 28, 28, Math.max(Math.abs(lo), Math.abs(hi)));
+    renderDiverging(this.$('saliency'), g, 28, 28, Math.max(Math.abs(lo), Math.abs(hi)), 1, 0, this.shown.input);
     setText(this.$('saliency-note'), `(${k}: orange pixels raise its score, blue ones lower it)`);
   }
 }

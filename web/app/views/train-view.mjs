@@ -154,7 +154,8 @@ export class TrainView {
       const info = await this.rt.train.validateSpec(this.editor.text);
       if (seq !== this._specSeq) return true;
       this.editor.showShapes(info.layers);
-      this.specCheck(`Valid: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.inputShape.join('×')} → ${info.classes} classes.`, 'ok');
+      const cost = info.flopsPerImage ? `, ${flops(info.flopsPerImage)} per image` : '';
+      this.specCheck(`Valid: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.inputShape.join('×')} → ${info.classes} classes${cost}.`, 'ok');
       this.rt.clearStatus('spec'); // the error the status line showed is fixed
       return true;
     } catch (e) {
@@ -493,6 +494,12 @@ export class TrainView {
     this.$('loss-summary').textContent = loss;
     this.$('accuracy-summary').textContent = accuracy;
   }
+}
+
+/** @param {number} n floating-point operations @returns {string} e.g. '23 MFLOP' */
+function flops(n) {
+  const [v, unit] = n >= 1e9 ? [n / 1e9, 'GFLOP'] : n >= 1e6 ? [n / 1e6, 'MFLOP'] : [n / 1e3, 'kFLOP'];
+  return `${v >= 10 ? Math.round(v) : v.toFixed(1)} ${unit}`;
 }
 
 function duration(seconds) {
