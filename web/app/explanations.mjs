@@ -4,6 +4,7 @@
  * Keys: a field's name, or 'name:value' for the chosen value of a select (e.g. 'optimizer:adam').
  */
 
+/** The notes by key. */
 export const EXPLANATIONS = {
   // ---- data and starting point ----
   dataset: 'The images the network learns from. MNIST: 60,000 handwritten digits by 500 writers, with 10,000 ' +

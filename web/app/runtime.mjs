@@ -67,6 +67,7 @@ function createState() {
   };
 }
 
+/** The workers, state, controllers and storage scope that the widgets of a page share (see the file's header). */
 export class Runtime {
   /**
    * @param {object} [o]

@@ -8,6 +8,7 @@ export const DATASET_NAMES = {
   mnist: 'MNIST', custom: 'IDX files', drawings: 'my drawings', 'mnist+drawings': 'MNIST + my drawings',
 };
 
+/** Loads data sets into the training worker and tells their shapes. */
 export class DataController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {

@@ -6,6 +6,7 @@
  * and to the state at once, and the training worker swaps its data set when that run ends (busy-policy.mjs).
  */
 
+/** Keeps the user's drawings in storage, the state and the training worker. */
 export class DrawingsController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {

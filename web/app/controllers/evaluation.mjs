@@ -11,6 +11,7 @@ import { DataController } from './data.mjs';
 /** Images shown in a gallery at most. */
 export const GALLERY_MAX = 48;
 
+/** Evaluates the current model and fetches test images for the gallery. */
 export class EvaluationController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {

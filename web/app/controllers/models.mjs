@@ -4,8 +4,10 @@
  * the page's state and the page's storage scope.
  */
 
+/** How the page names the pretrained model. */
 export const PRETRAINED_LABEL = 'pretrained (Keras MNIST CNN)';
 
+/** Makes a model current: restored, loaded from a file, reverted, rescued, or trained. */
 export class ModelsController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {

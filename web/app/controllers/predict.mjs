@@ -6,6 +6,7 @@
  * a widget with a model URL of its own predicts with a slot named after that URL (useModelUrl).
  */
 
+/** Feeds the prediction worker its models and asks it for predictions, layer outputs, filters, saliency. */
 export class PredictController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {

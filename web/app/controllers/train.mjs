@@ -22,6 +22,7 @@ export const PRESETS_IN_PAGE = {
   small: 'input 28x28x1\nconv2d 8 5x5 relu\nmaxpool 2\nconv2d 16 5x5 relu\nmaxpool 2\nflatten\ndense 10',
 };
 
+/** Runs one training run at a time in the training worker and reports it to the views. */
 export class TrainController {
   /** @param {import('../runtime.mjs').Runtime} rt */
   constructor(rt) {
@@ -78,6 +79,7 @@ export class TrainController {
     rt.guard('train');
     rt.setActivity('training', owner);
     this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1 };
+    let failure;
     try {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
@@ -105,15 +107,17 @@ export class TrainController {
       rt.emit('train:done', { owner, history: result.history, stopped: result.stopped, label: result.label });
       return result;
     } catch (e) {
-      rt.status(`Training did not complete: ${e.message}`, 'error', 'train');
-      rt.emit('train:failed', { owner, error: e });
+      failure = e;
       // the prediction worker may hold a snapshot of the abandoned model: give it the current one back
       await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
-      throw e;
     } finally {
       this.run = null;
       rt.setActivity(null);
     }
+    // said once the page can act again (a refused start can be corrected and retried at once)
+    rt.status(`Training did not complete: ${failure.message}`, 'error', 'train');
+    rt.emit('train:failed', { owner, error: failure });
+    throw failure;
   }
 
   /**

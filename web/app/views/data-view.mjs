@@ -7,6 +7,7 @@ import { renderImage } from '../draw.mjs';
 
 const SAMPLES = 24; // training images shown once MNIST is loaded
 
+/** The data card of one widget. */
 export class DataView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt

@@ -25,6 +25,7 @@ const HINT_KEY = 'digits:first-visit-done'; // localStorage: the first-visit hin
  * @property {object[]} [layers] each conv, pool and hidden dense layer's output (when a subscriber asked)
  */
 
+/** The drawing card of one widget: pad, live prediction, other inputs, saving drawings. */
 export class DrawView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt

@@ -6,6 +6,7 @@ import { EvaluationView } from '../evaluation-view.mjs';
 import { GALLERY_MAX } from '../controllers/evaluation.mjs';
 import { parts, setEnabled, ErrorSlot } from './dom.mjs';
 
+/** The evaluation card of one widget. */
 export class EvaluateView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt

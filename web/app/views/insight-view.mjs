@@ -15,6 +15,7 @@ const KIND_NOTE = {
   dense: 'one square per unit, brighter for a stronger response',
 };
 
+/** What the network sees for one pad's drawing. */
 export class InsightView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt

@@ -4,6 +4,7 @@
  */
 import { parts, setEnabled, onFiles, download, ErrorSlot } from './dom.mjs';
 
+/** The model card of one widget. */
 export class ModelView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt

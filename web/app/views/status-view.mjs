@@ -4,6 +4,7 @@
  */
 import { parts } from './dom.mjs';
 
+/** The status line and the scalar-build notice of one widget. */
 export class StatusView {
   /** @param {HTMLElement} root holds [data-part=status] and [data-part=build-notice] @param {import('../runtime.mjs').Runtime} rt */
   constructor(root, rt) {

@@ -11,6 +11,7 @@ const SMOOTHING = 0.9; // exponential moving average of the per-batch curves
 const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'augment'];
 const ADVANCED_FIELDS = ['momentum', 'nesterov', 'weight-decay', 'decoupled', 'warmup'];
 
+/** The training card of one widget. */
 export class TrainView {
   /**
    * @param {HTMLElement} root the card @param {import('../runtime.mjs').Runtime} rt
