@@ -68,7 +68,7 @@ function pauseAtFirstProgress(page) {
   });
 }
 
-const DRAWINGS_RUN = { preset: 'keras', epochs: 100, batch: 1, valSplit: 0, lr: 0.0005, seed: 5 };
+const DRAWINGS_RUN = { preset: 'keras', epochs: 50, batch: 1, valSplit: 0, lr: 0.0005, seed: 5 };
 
 test('saving and deleting drawings while training on them: nothing is lost and the run reads no other data', async (t) => {
   const { page, context, errors } = await openPage(env);
@@ -101,7 +101,7 @@ test('saving and deleting drawings while training on them: nothing is lost and t
   // run C: the training worker now has all seven; deleting them all mid-run is deferred too
   await waitIdle(page);
   await page.selectOption('#dataset', 'drawings');
-  await setTrainForm(page, { ...DRAWINGS_RUN, epochs: 50 });
+  await setTrainForm(page, { ...DRAWINGS_RUN, epochs: 30 });
   await pauseAtFirstProgress(page);
   await page.click(tid('train-start'));
   await page.waitForFunction(() => document.querySelector('#train-progress-text').textContent === 'Paused.', null, { timeout: 30000 });
@@ -119,7 +119,7 @@ test('saving and deleting drawings while training on them: nothing is lost and t
   await gotoReady(page, env.server.url);
   await waitIdle(page);
   assert.equal(await page.textContent('#sample-count'), '', 'deleted for good');
-  t.diagnostic('two identical 600-step runs on 6 drawings, one with a 7th saved mid-run; a third run with all deleted mid-run');
+  t.diagnostic('two identical 300-step runs on 6 drawings, one with a 7th saved mid-run; a third run with all deleted mid-run');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -303,9 +303,8 @@ test('a worker whose heap grew far past what it holds is replaced by a fresh one
   await waitIdle(page);
   await drawDigit(page, readMnistTest(0, 1).images[0]);
   assert.equal(await settledPrediction(page), '7', 'the fresh prediction worker has the model');
-  await page.click('#evaluate');
-  await page.waitForFunction(() => /%/.test(document.querySelector('[data-testid="test-accuracy"]').textContent), null, { timeout: 60000 });
-  assert.ok(parseFloat(await page.textContent(tid('test-accuracy'))) > 99, 'the fresh training worker has the model');
+  const held = await page.evaluate(async () => Array.from((await window.cnnTest.runtime.workers.trainer.call('currentBytes')).bytes));
+  assert.ok(Buffer.from(held).equals(fs.readFileSync(`${WEB}/build/pretrained.safetensors`)), 'the fresh training worker has the model');
   assert.deepEqual(errors, []);
   await context.close();
 });
