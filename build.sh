@@ -2,9 +2,9 @@
 # build.sh - builds everything the page, the tools, the tests and the benchmark need.
 #
 #   bash build.sh            release build (what `npm start`, `npm test` and `npm run bench` run first)
-#   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm module (which then loads in
-#                            browsers only) and in the C test programs
-#   bash build.sh --test-deps  also install what the tests use: Debian's chromium and python3-torch
+#   bash build.sh --debug    debug build: -g, assertions and SAFE_HEAP in the wasm modules and the C test programs
+#   bash build.sh --test-deps  also install what the tests use: Debian's chromium, python3-torch, and clang with
+#                            libFuzzer (the fuzz targets are built whenever clang can link them)
 #   bash build.sh --clean    remove everything this script generates
 #
 # Outputs (all ignored by git):
@@ -13,6 +13,9 @@
 #   build/wasm-tests/*.cjs                                            C test programs run by Node (SIMD build)
 #   build/native/*                                                    C test programs built with the host
 #                                                                     compiler, -Werror, ASan + UBSan
+#   build/debug/cnn-simd.cjs                                          the SIMD module with assertions and SAFE_HEAP
+#                                                                     for Node (the API tests run once on it)
+#   build/fuzz/fuzz_*                                                 libFuzzer targets (clang, ASan + UBSan)
 # Steps whose outputs are newer than their inputs are skipped, so a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -52,6 +55,9 @@ command -v cc >/dev/null 2>&1 || apt_install gcc "the native C tests"
 if [ "$test_deps" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium "the browser tests"
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || apt_install python3-torch "the PyTorch interop tests"
+  command -v clang >/dev/null 2>&1 || apt_install clang "the fuzz targets"
+  compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    apt_install libclang-rt-14-dev "the fuzz targets (libFuzzer)"
 fi
 export NODE_PATH=/usr/share/nodejs   # Debian's emcc needs Node modules (acorn) from here
 
@@ -140,6 +146,37 @@ for test_src in tests/c/test_*.c; do
     mark "$nout"
   fi
 done
+
+# --- the debug module for Node: assertions and SAFE_HEAP catch heap misuse the release build would not -----
+# A UMD build (.cjs): the ESM glue's environment check rejects Node when assertions are on.
+node_debug_module() {
+  local mode=debug opt=(-O1 -g) dir=build/obj-debug-simd out=build/debug/cnn-simd.cjs
+  compile_objects "$dir" -msimd128
+  mkdir -p build/debug
+  if up_to_date "$out" "$dir"/*.o; then return 0; fi
+  say "linking $out (assertions, SAFE_HEAP)"
+  emcc "${opt[@]}" "$dir"/*.o -o "$out" \
+    -sMODULARIZE=1 -sENVIRONMENT=node -sEXPORT_NAME=createCnnModule \
+    -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc \
+    -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
+    -sASSERTIONS=2 -sSAFE_HEAP=1
+  mark "$out"
+}
+node_debug_module
+
+# --- fuzz targets (clang with libFuzzer; tests/fuzz.test.mjs runs them briefly) ----------------------------
+if command -v clang >/dev/null 2>&1; then
+  mkdir -p build/fuzz
+  for fuzz_src in tests/fuzz/fuzz_*.c; do
+    out="build/fuzz/$(basename "${fuzz_src%.c}")"
+    if ! up_to_date "$out" "$fuzz_src" "${sources[@]}" "${headers[@]}"; then
+      say "building $out (libFuzzer, ASan + UBSan)"
+      clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src "$fuzz_src" \
+        "${sources[@]}" -lm -o "$out" || { say "clang cannot link libFuzzer targets (apt-get install -y libclang-rt-14-dev)"; rm -f "$out"; }
+      [ -e "$out" ] && mark "$out"
+    fi
+  done
+fi
 
 # --- data for the page: MNIST as gzip IDX, fetched by the page from its own origin --------------------------
 mkdir -p web/data

@@ -55,6 +55,19 @@ CNN_API void *cnn_alloc(size_t bytes);
 CNN_API void cnn_free(void *p);
 
 /* ==================================================================================================== */
+/* Limits                                                                                               */
+/* ==================================================================================================== */
+
+/* The limits the core enforces on untrusted input, by name: "side", "channels", "classes", "images", "batch",
+ * "layers", "params", "spec_chars", "drawing_side", "header_bytes" (safetensors JSON header), "file_bytes" (the
+ * largest file a binding should read whole: IDX after decompression, weights, images). Bindings check sizes
+ * against these before copying anything in, so that every reader refuses the same inputs.
+ * @return the limit, or -1 for an unknown name. */
+CNN_API int cnn_limit(const char *name);
+/* The name of limit i (0-based), or NULL past the last one. */
+CNN_API const char *cnn_limit_name(int i);
+
+/* ==================================================================================================== */
 /* Kernels                                                                                              */
 /* ==================================================================================================== */
 
@@ -188,6 +201,15 @@ CNN_API double cnn_model_layer_flops(const cnn_model *m, int layer);
  * a layer: -1 for the model's input, -2 when there is no such input or layer. Layers only read earlier ones. */
 CNN_API int cnn_model_layer_input(const cnn_model *m, int layer, int k);
 
+/* Reseeds the model's generator (shuffling, dropout and augmentation of the next trainer), e.g. for a model
+ * loaded from a file, whose generator starts from seed 0. The weights are not changed. */
+CNN_API void cnn_model_reseed(cnn_model *m, uint32_t seed);
+/* A number drawn from the model's generator: a seed for replicas of this model that depends only on its seed
+ * and history (data-parallel training reseeds every replica with it). */
+CNN_API uint32_t cnn_model_draw_seed(cnn_model *m);
+/* Draws a parameter layer's weights afresh from the model's generator, as at creation (biases 0). */
+CNN_API int cnn_model_reinit_layer(cnn_model *m, const char *layer_name);
+
 /* Freezes (frozen = 1) or unfreezes a parameter layer by name: a frozen layer's weights and biases are not
  * changed by training (its gradients are still propagated to earlier layers). A frozen batch norm layer keeps
  * its running statistics too (it still normalises with the batch's statistics in training). */
@@ -248,6 +270,11 @@ CNN_API int cnn_model_load(cnn_model **out, const uint8_t *bytes, size_t len, in
  * others are ignored; *loaded (optional) receives how many tensors were loaded. On failure the model is
  * unchanged. */
 CNN_API int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded);
+/* Like cnn_model_load_weights with strict = 1, except for the parameter layers named in `except` (comma-
+ * separated, e.g. "fc2"): their tensors are neither needed nor loaded, whatever their shape in the file. For a
+ * new head: a pre-trained body with a re-initialised last layer, of another class count if need be. */
+CNN_API int cnn_model_load_weights_except(cnn_model *m, const uint8_t *bytes, size_t len, const char *except,
+                                          int *loaded);
 
 /* ==================================================================================================== */
 /* Training                                                                                             */
@@ -300,7 +327,7 @@ CNN_API float cnn_schedule_lr(const cnn_train_params *p, int t);
 
 typedef struct cnn_trainer cnn_trainer;
 
-/* Statistics of the steps run by one cnn_trainer_run call. */
+/* Statistics of the steps run by one cnn_trainer_run call (or of one compute_gradients / apply_step). */
 typedef struct {
     int steps;        /* steps run */
     int images;       /* images seen */
@@ -312,17 +339,50 @@ typedef struct {
 } cnn_step_stats;
 
 /* Prepares training of m on images [first, first + count) of ds. Keeps references to m and ds (both must
- * outlive the trainer). Each epoch visits every image once in an order shuffled by the model's generator.
- * Creating a trainer resets the optimizer state (moments) and its step counter. */
+ * outlive the trainer). Each epoch visits every image once in an order shuffled by a stream of its own, seeded
+ * from the model's generator (so replicas of one model shuffle alike); dropout and augmentation draw from the
+ * model's generator. Creating a trainer resets the optimizer state (moments) and its step counter. */
 CNN_API int cnn_trainer_create(cnn_trainer **out, cnn_model *m, const cnn_dataset *ds, int first, int count,
                                const cnn_train_params *p);
 CNN_API void cnn_trainer_free(cnn_trainer *t);
+/* Steps per epoch: ceil(images per epoch / batch), replay images included. */
 CNN_API int cnn_trainer_steps_per_epoch(const cnn_trainer *t);
+
+/* Mixes images [first, first + count) of another data set into every epoch: per_epoch of them (1..count), drawn
+ * without replacement and afresh each epoch, shuffled in with the first data set's images. Nothing is copied:
+ * ds must outlive the trainer. For fine-tuning on a few images without forgetting the many (replay). Call before
+ * the first step; at most 3 such data sets. */
+CNN_API int cnn_trainer_add_replay(cnn_trainer *t, const cnn_dataset *ds, int first, int count, int per_epoch);
+
+/* Scales the learning rate of one parameter layer (e.g. 0.1 for pre-trained layers: "discriminative" rates);
+ * 0 keeps it fixed like freezing, but still computes its gradients. 0..100, 1 by default. */
+CNN_API int cnn_trainer_set_lr_mult(cnn_trainer *t, const char *layer_name, float mult);
+
 /* Runs up to `steps` optimizer steps (stopping early at the end of an epoch) and fills *stats for the steps
  * applied. A step whose loss, gradients or new weights are not finite is not applied (or undone): the model and
  * the optimizer keep their last state and the call returns CNN_E_DIVERGED. Stopping between calls always leaves
- * a consistent model. */
+ * a consistent model. Only for a trainer that is not a shard (see below). */
 CNN_API int cnn_trainer_run(cnn_trainer *t, int steps, cnn_step_stats *stats);
+
+/* ---- Data-parallel training: R replicas, each a model created alike (same spec, seed, weights) with its own
+ * trainer on the same data and parameters. Per step, every replica computes the gradients of its shard of the
+ * same batch; the gradient arenas are summed (in rank order, so the result does not depend on timing) and the
+ * sum written into every replica's arena; every replica applies the same step. Same seed and R: same weights. */
+
+/* Makes this trainer compute shard rank of ranks (0 <= rank < ranks <= 256) of every batch: images
+ * [n * rank / ranks, n * (rank + 1) / ranks) of a batch of n. With ranks > 1 the replica's dropout and
+ * augmentation stream is reseeded from (the model's generator, rank). Call before the first step. */
+CNN_API int cnn_trainer_set_shard(cnn_trainer *t, int rank, int ranks);
+/* Forward and backward of this replica's shard of the next batch: overwrites the model's gradient arena with
+ * the gradient of the batch's mean loss restricted to the shard (shard size / batch size times the shard's mean
+ * gradient; the replicas' arenas sum to the whole batch's gradient). Changes no weight. *stats: images, loss and
+ * accuracy of the shard, lr of the step. CNN_E_DIVERGED for a non-finite loss (then apply_step must not run). */
+CNN_API int cnn_trainer_compute_gradients(cnn_trainer *t, cnn_step_stats *stats);
+/* The gradient arena: cnn_model_param_count(m) floats, same layout as cnn_model_params. Borrowed. */
+CNN_API float *cnn_model_grads(cnn_model *m);
+/* One optimizer step (divergence guard as in cnn_trainer_run) with the gradients now in the arena, then moves
+ * to the next batch. *stats: steps 1, images of the whole batch, lr, epoch, step_in_epoch. */
+CNN_API int cnn_trainer_apply_step(cnn_trainer *t, cnn_step_stats *stats);
 
 /* ==================================================================================================== */
 /* Evaluation and metrics                                                                               */

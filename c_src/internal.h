@@ -7,6 +7,12 @@
 
 #include "cnn.h"
 
+/* ---- Limits on untrusted input, checked before any allocation that depends on it (see cnn_limit) ---- */
+#define CNN_MAX_DRAWING_SIDE 4096          /* preprocessing: drawing width and height */
+#define CNN_MAX_HEADER_BYTES (1024 * 1024) /* safetensors: JSON header (ours are a few KB) */
+#define CNN_MAX_FILE_BYTES (512 * 1024 * 1024) /* any file a binding reads: IDX (decompressed), weights, images */
+#define CNN_MAX_SPEC_CHARS 65536           /* architecture spec text */
+
 /* Records a failure message (printf format) as the module's last error and returns status. */
 int cnn_fail(int status, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -119,17 +119,19 @@ static void update_tensor(float *w, const float *g, float *s1, float *s2, size_t
     }
 }
 
-void cnn_optimizer_step(cnn_model *m, float *s1, float *s2, const cnn_train_params *p, float lr, int t) {
+void cnn_optimizer_step(cnn_model *m, float *s1, float *s2, const cnn_train_params *p, float lr, int t,
+                        const float *lr_mult) {
     for (int i = 0; i < m->nlayers; i++) {
         const cnn_layer *l = &m->layers[i];
         const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
         if (!l->p_count || l->frozen) continue; /* a frozen layer's range is skipped */
+        float r = lr * (lr_mult ? lr_mult[i] : 1.0f);
         for (int k = 0; k < d->ntensors; k++) {
             cnn_tensor_info info;
             d->tensor(l, k, &info);
             if (info.role != T_PARAM) continue; /* running statistics are not trained */
             size_t o = l->p_off + info.offset;
-            update_tensor(m->params + o, m->grads + o, s1 + o, s2 + o, info.count, p, lr, t, info.decay);
+            update_tensor(m->params + o, m->grads + o, s1 + o, s2 + o, info.count, p, r, t, info.decay);
         }
     }
 }

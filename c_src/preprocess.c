@@ -25,7 +25,6 @@
 #define PP_SIZE 28      /* output side */
 #define PP_BOX 20       /* longer side of the ink box after scaling */
 #define PP_CENTER 14.0  /* target centre of mass, pixel-index coordinates (pixel i has its centre at i) */
-#define PP_MAX_SIDE 4096
 #define PP_INK_MIN 16   /* ink below this (0..255 scale, after inversion) is background */
 
 /* Ink of one pixel on the 0..255 scale: bright = ink; thresholded. */
@@ -67,10 +66,10 @@ static void pp_box_scale(float *dst /* (oh, ow) */, const uint8_t *gray /* (h, w
 int cnn_preprocess_digit(float *out /* (28, 28) */, const uint8_t *gray /* (h, w) */, int w, int h, int invert) {
     if (!out) return cnn_fail(CNN_E_INVALID, "preprocess_digit: out is NULL (expected a (28, 28) float buffer)");
     if (!gray) return cnn_fail(CNN_E_INVALID, "preprocess_digit: gray is NULL (expected an (h, w) uint8 image)");
-    if (w < 1 || w > PP_MAX_SIDE)
-        return cnn_fail(CNN_E_INVALID, "preprocess_digit: width %d out of range (expected 1..%d)", w, PP_MAX_SIDE);
-    if (h < 1 || h > PP_MAX_SIDE)
-        return cnn_fail(CNN_E_INVALID, "preprocess_digit: height %d out of range (expected 1..%d)", h, PP_MAX_SIDE);
+    if (w < 1 || w > CNN_MAX_DRAWING_SIDE)
+        return cnn_fail(CNN_E_INVALID, "preprocess_digit: width %d out of range (expected 1..%d)", w, CNN_MAX_DRAWING_SIDE);
+    if (h < 1 || h > CNN_MAX_DRAWING_SIDE)
+        return cnn_fail(CNN_E_INVALID, "preprocess_digit: height %d out of range (expected 1..%d)", h, CNN_MAX_DRAWING_SIDE);
     if (invert != 0 && invert != 1)
         return cnn_fail(CNN_E_INVALID, "preprocess_digit: invert %d (expected 0 or 1)", invert);
 

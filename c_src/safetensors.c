@@ -5,7 +5,8 @@
  * plus an optional "__metadata__": {string: string}.
  *
  * Parsing follows the reference implementation's rules and a few stricter ones, all reported as CNN_E_FORMAT:
- *  - N <= 100 000 000 and N <= len - 8; the header starts with '{' and is one JSON object, followed only by
+ *  - N <= CNN_MAX_HEADER_BYTES (1 MiB; the reference allows 100 MB, which costs ~1 GB of JSON tokens) and
+ *    N <= len - 8; the header starts with '{' and is one JSON object, followed only by
  *    whitespace (the reference pads with spaces);
  *  - tensor names are unique, 1..CNN_ST_MAX_NAME-1 bytes, without NUL; every tensor has exactly the fields
  *    dtype, shape and data_offsets; dtype F32 or I64 (what PyTorch writes for a batch-norm's
@@ -27,7 +28,6 @@
 #error "safetensors.c assumes a little-endian host"
 #endif
 
-#define ST_MAX_HEADER 100000000u /* the reference implementation's limit */
 #define ST_METADATA "__metadata__"
 
 /* ==================================================================================================== */
@@ -223,25 +223,23 @@ int cnn_st_parse(cnn_st_file *out, const uint8_t *bytes, size_t len) {
     if (!out) return cnn_fail(CNN_E_INVALID, "cnn_st_parse: out is NULL");
     memset(out, 0, sizeof *out);
     if (!bytes && len > 0) return cnn_fail(CNN_E_INVALID, "cnn_st_parse: bytes is NULL with len %zu", len);
-    if (len < 8)
-        return cnn_fail(CNN_E_FORMAT, "safetensors: file of %zu bytes is too short (expected at least 8 for the "
-                                      "header length)", len);
-
+    /* A safetensors file starts with an 8-byte length and then '{': say "not a .safetensors file" for anything
+     * else (an image, a zip, a PyTorch .pt file) before doing arithmetic with what would be its header length. */
+    if (len < 10 || bytes[8] != '{')
+        return cnn_fail(CNN_E_FORMAT, "safetensors: not a .safetensors file (%s; expected an 8-byte header length, "
+                                      "then a JSON header starting with '{')", len < 10 ? "too short" : "no header");
     for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
-    if (n > ST_MAX_HEADER)
-        return cnn_fail(CNN_E_FORMAT, "safetensors: header length %llu exceeds the limit (expected <= %u)",
-                        (unsigned long long)n, ST_MAX_HEADER);
+    if (n > CNN_MAX_HEADER_BYTES)
+        return cnn_fail(CNN_E_FORMAT, "safetensors: header length %llu exceeds the limit of %d bytes",
+                        (unsigned long long)n, CNN_MAX_HEADER_BYTES);
     if (n > (uint64_t)(len - 8))
-        return cnn_fail(CNN_E_FORMAT, "safetensors: header length %llu exceeds the file size (expected <= %zu)",
-                        (unsigned long long)n, len - 8);
+        return cnn_fail(CNN_E_FORMAT, "safetensors: header length %llu exceeds the file size (expected <= %zu): "
+                                      "the file is truncated", (unsigned long long)n, len - 8);
     hdr = (const char *)bytes + 8;
     hlen = (size_t)n;
     dlen = len - 8 - hlen;
     data = bytes + 8 + hlen;
-
-    if (hlen == 0 || hdr[0] != '{')
-        return cnn_fail(CNN_E_FORMAT, "safetensors: header %s (expected a JSON object starting with '{')",
-                        hlen == 0 ? "is empty" : "does not start with '{'");
+    if (hlen == 0) return cnn_fail(CNN_E_FORMAT, "safetensors: header is empty (expected a JSON object)");
     st = cnn_json_parse(&doc, hdr, hlen, &jend, jerr, sizeof jerr);
     if (st == CNN_E_NOMEM) return cnn_fail(st, "safetensors: out of memory parsing a %zu-byte header", hlen);
     if (st != CNN_OK) return cnn_fail(CNN_E_FORMAT, "safetensors: header is not valid JSON: %s", jerr);
@@ -572,9 +570,9 @@ int cnn_st_write(uint8_t **out, size_t *len, const cnn_st_tensor *tensors, int c
     buf_put(&h, "}", 1);
     while (h.len % 8 != 0) buf_put(&h, " ", 1); /* as the reference: keeps the data 8-byte aligned in the file */
     if (h.nomem) goto nomem;
-    if (h.len > ST_MAX_HEADER) {
-        st = cnn_fail(CNN_E_INVALID, "cnn_st_write: header of %zu bytes exceeds the limit (expected <= %u)", h.len,
-                      ST_MAX_HEADER);
+    if (h.len > CNN_MAX_HEADER_BYTES) {
+        st = cnn_fail(CNN_E_INVALID, "cnn_st_write: header of %zu bytes exceeds the limit (expected <= %d)", h.len,
+                      CNN_MAX_HEADER_BYTES);
         goto cleanup;
     }
     if (cnn_add_size(&total, h.len, 8) != 0 || cnn_add_size(&total, total, data_bytes) != 0) {

@@ -43,7 +43,6 @@ const char *cnn_preset_name(int i) { return i >= 0 && i < cnn_preset_count() ? p
 #define MAX_WORDS 8
 #define MAX_STATEMENT 256
 #define MAX_STATEMENTS 512
-#define MAX_TEXT 65536
 
 /* The value the next layer reads: which layer produces it and its shape. */
 typedef struct {
@@ -433,7 +432,8 @@ int cnn_spec_build(cnn_model *m, const char *text, size_t tlen) {
             text = presets[i].spec;
             tlen = strlen(text);
         }
-    if (tlen > MAX_TEXT) return cnn_fail(CNN_E_FORMAT, "spec: %zu characters (expected at most %d)", tlen, MAX_TEXT);
+    if (tlen > CNN_MAX_SPEC_CHARS)
+        return cnn_fail(CNN_E_FORMAT, "spec: %zu characters (expected at most %d)", tlen, CNN_MAX_SPEC_CHARS);
     const char *nul = memchr(text, 0, tlen);
     if (nul)
         return cnn_fail(CNN_E_FORMAT, "spec: the text has a NUL character at byte %zu (a spec is plain text)",

@@ -151,7 +151,20 @@ static int load_tensor(const cnn_layer *l, int t, const cnn_tensor_info *info, c
     return CNN_OK;
 }
 
-int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded) {
+/* Whether layer name is one of the comma-separated names in list (NULL: none). */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Loads the tensors of a weight file; the layers in `except` are skipped: not required, not loaded, and their
+ * tensors in the file are not "unknown". */
+static int load_tensors(cnn_model *m, const uint8_t *bytes, size_t len, int strict, const char *except, int *loaded) {
     if (loaded) *loaded = 0;
     if (!m || !bytes) return cnn_fail(CNN_E_INVALID, "load_weights: NULL argument");
     int st = cnn_model_require_memory(m, "load_weights");
@@ -173,6 +186,7 @@ int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int s
     int used = 0;
     for (int i = 0; i < m->nlayers && st == CNN_OK; i++) {
         const cnn_layer *l = &m->layers[i];
+        if (listed(except, l->name)) continue;
         for (int t = 0; t < desc(l)->ntensors && st == CNN_OK; t++) {
             cnn_tensor_info info;
             char name[CNN_ST_MAX_NAME];
@@ -188,7 +202,10 @@ int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int s
         for (int i = 0; i < f.count; i++) {
             int t;
             cnn_tensor_info info;
-            if (!find_tensor(m, f.tensors[i].name, &t, &info)) {
+            const char *dot = strrchr(f.tensors[i].name, '.');
+            char layer[CNN_ST_MAX_NAME];
+            snprintf(layer, sizeof layer, "%.*s", dot ? (int)(dot - f.tensors[i].name) : 0, f.tensors[i].name);
+            if (!find_tensor(m, f.tensors[i].name, &t, &info) && !listed(except, layer)) {
                 st = cnn_fail(CNN_E_FORMAT, "load_weights: the file has a tensor '%s' that the model does not have",
                               f.tensors[i].name);
                 break;
@@ -207,6 +224,24 @@ int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int s
     free(nextb);
     cnn_st_file_free(&f);
     return st;
+}
+
+int cnn_model_load_weights(cnn_model *m, const uint8_t *bytes, size_t len, int strict, int *loaded) {
+    return load_tensors(m, bytes, len, strict, NULL, loaded);
+}
+
+int cnn_model_load_weights_except(cnn_model *m, const uint8_t *bytes, size_t len, const char *except, int *loaded) {
+    if (!except) return cnn_fail(CNN_E_INVALID, "load_weights: NULL list of layers");
+    for (const char *p = except; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < m->nlayers && !found; i++)
+            found = m->layers[i].p_count && strlen(m->layers[i].name) == n && strncmp(m->layers[i].name, p, n) == 0;
+        if (!found)
+            return cnn_fail(CNN_E_INVALID, "load_weights: no layer with parameters named '%.*s' to leave out", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    return load_tensors(m, bytes, len, 1, except, loaded);
 }
 
 int cnn_model_load(cnn_model **out, const uint8_t *bytes, size_t len, int max_batch) {

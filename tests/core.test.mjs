@@ -194,7 +194,7 @@ function stillUsable(cnn) {
 function expectCnnError(fn, pattern, status) {
   assert.throws(fn, (e) => {
     assert.ok(e instanceof CnnError, `expected a CnnError, got ${e}`);
-    assert.match(e.message, pattern);
+    assert.match(`${e.where}: ${e.message}`, pattern);
     if (status !== undefined) assert.equal(e.status, status);
     return true;
   });

@@ -306,7 +306,7 @@ test('PNG rejects bad IHDR values', () => {
   assert.throws(() => decodeImage(ihdr(1, 1, 4, 2), 'i.png'), /i.png: bad PNG bit depth 4 for color type 2/);
   assert.throws(() => decodeImage(ihdr(1, 1, 8, 5), 'i.png'), /i.png: bad PNG color type 5/);
   assert.throws(() => decodeImage(ihdr(1, 1, 8, 0, 2), 'i.png'), /i.png: bad PNG interlace method 2/);
-  assert.throws(() => decodeImage(ihdr(0, 1, 8, 0), 'i.png'), /i.png: PNG width 0 out of range \(expected 1..8192\)/);
+  assert.throws(() => decodeImage(ihdr(0, 1, 8, 0), 'i.png'), /i.png: PNG width 0 out of range \(expected 1..4096\)/);
   assert.throws(() => decodeImage(ihdr(1, 1, 8, 3), 'i.png'), /i.png: palette image without PLTE chunk/);
   const short = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...chunk('IHDR', [0, 0, 0, 1]), ...chunk('IEND', [])]);
   assert.throws(() => decodeImage(short, 'i.png'), /i.png: IHDR chunk has 4 bytes \(expected 13\)/);
@@ -316,7 +316,7 @@ test('PNG rejects bad IHDR values', () => {
 
 test('PNG rejects huge dimensions before allocating', () => {
   const huge = (w, h) => pngFromParts({ width: w, height: h, colorType: 6, depth: 16, idat: deflateSync(new Uint8Array(1)) });
-  assert.throws(() => decodeImage(huge(100000, 1), 'big.png'), /big.png: PNG width 100000 out of range \(expected 1..8192\)/);
+  assert.throws(() => decodeImage(huge(100000, 1), 'big.png'), /big.png: PNG width 100000 out of range \(expected 1..4096\)/);
   assert.throws(() => decodeImage(huge(1, 0xffffffff), 'big.png'), /big.png: PNG height 4294967295 out of range/);
 });
 

@@ -27,6 +27,9 @@ before(async () => {
   fs.writeFileSync(path.join(root, 'core.wasm'), Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
   fs.writeFileSync(path.join(root, 'data.bin'), 'xyz');
   fs.writeFileSync(path.join(root, 'sub', 'index.html'), 'sub');
+  fs.symlinkSync(path.join(tmp, 'package.json'), path.join(root, 'outside.json')); // leads out of the root
+  fs.symlinkSync(tmp, path.join(root, 'up'));
+  fs.symlinkSync(path.join(root, 'app.mjs'), path.join(root, 'alias.mjs')); // stays inside
   server = await startServer({ root, port: 0 });
 });
 
@@ -36,10 +39,10 @@ after(async () => {
 });
 
 // Raw request: the path is sent exactly as given (fetch would normalize '..' and '%2e%2e' away).
-function get(rawPath, method = 'GET') {
-  const { hostname, port } = new URL(server.url);
+function get(rawPath, method = 'GET', headers = {}, url = server.url) {
+  const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: rawPath, method }, (res) => {
+    const req = http.request({ host: hostname, port, path: rawPath, method, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -97,6 +100,47 @@ test('no directory traversal, malformed paths are 400, other methods 405', async
   assert.equal((await get('/%E0%A4%A')).status, 400);
   assert.equal((await get('/a%00b')).status, 400);
   assert.equal((await get('/', 'POST')).status, 405);
+});
+
+test('symbolic links leading outside the root are refused; links inside it are served', async () => {
+  for (const p of ['/outside.json', '/up/package.json']) {
+    const res = await get(p);
+    assert.equal(res.status, 403, p);
+    assert.ok(!res.body.toString().includes('secret'), p);
+  }
+  const alias = await get('/alias.mjs');
+  assert.equal(alias.status, 200);
+  assert.equal(alias.body.toString(), 'export const x = 1;\n');
+});
+
+test('only local host names are answered (DNS rebinding), unless allowed', async () => {
+  const port = new URL(server.url).port;
+  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+    const res = await get('/index.html', 'GET', { Host: host });
+    assert.equal(res.status, 421, `Host: ${host}`);
+    assert.ok(!res.body.toString().includes('doctype'), host);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+    assert.equal((await get('/index.html', 'GET', { Host: host })).status, 200, `Host: ${host}`);
+  }
+  const open = await startServer({ root, port: 0, allowedHosts: ['digits.lan'], frameAncestors: "'self' https://school.example" });
+  try {
+    const res = await get('/', 'GET', { Host: 'digits.lan:1234' }, open.url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-security-policy'], /frame-ancestors 'self' https:\/\/school\.example$/);
+  } finally {
+    await open.close();
+  }
+});
+
+test('responses carry a Content-Security-Policy: own origin and WebAssembly only, framing allowed', async () => {
+  const csp = (await get('/')).headers['content-security-policy'];
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
+  assert.match(csp, /object-src 'none'/);
+  assert.match(csp, /frame-ancestors \*/);
+  assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'/);
+  await assert.rejects(startServer({ root, frameAncestors: "*; script-src *" }), /not a CSP source list/);
 });
 
 test('startServer rejects a missing root and a port in use', async () => {

@@ -2,7 +2,7 @@
 // eval.mjs - evaluates a saved model on the test set of an IDX data set (MNIST by default).
 import { loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair } from './lib/mnist.mjs';
-import { UsageError, metricsJson, parseToolArgs, printResult, readBytes, runTool } from './lib/cli.mjs';
+import { UsageError, aboutFile, metricsJson, parseToolArgs, printResult, readBytes, runTool, say } from './lib/cli.mjs';
 
 const USAGE = `Usage: node tools/eval.mjs --weights FILE [--data DIR]
 
@@ -21,11 +21,19 @@ async function main() {
     weights: { type: 'string' }, data: { type: 'string' }, variant: { type: 'string' },
   }, USAGE);
   if (!v.weights) throw new UsageError('--weights is required; see --help');
-  const cnn = await loadCnn({ variant: v.variant ?? 'auto' });
-  const model = cnn.loadModel(await readBytes(v.weights), { maxBatch: 500 });
+  const variant = v.variant ?? 'auto';
+  if (!['auto', 'simd', 'scalar'].includes(variant)) throw new UsageError(`--variant '${variant}' (expected simd or scalar)`);
+  const cnn = await loadCnn({ variant });
+  const bytes = await readBytes(v.weights, cnn, '--weights');
+  const model = aboutFile(v.weights, () => cnn.loadModel(bytes, { maxBatch: 500 }));
   const test = await loadIdxPair(cnn, 'test', v.data);
+  const [h, w, c] = model.inputShape;
+  if (test.height !== h || test.width !== w || test.channels !== c || test.classes > model.classes) {
+    throw new UsageError(`the model takes ${h}x${w}x${c} images in ${model.classes} classes, but the test set has ` +
+      `${test.height}x${test.width}x${test.channels} images in ${test.classes} classes`);
+  }
   const ev = model.evaluate(test);
-  process.stderr.write(`test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${ev.count} images\n`);
+  say(`test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${ev.count} images`);
   printResult(metricsJson(ev));
 }
 

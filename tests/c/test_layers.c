@@ -107,7 +107,27 @@ static void test_tensors_and_text(void) {
     for (int k = 0; k < L_COUNT; k++) CHECK(seen[k], "no test spec uses %s", cnn_layer_desc_of((cnn_layer_kind)k)->name);
 }
 
+/* Specs given with a length: a NUL inside is refused (a C string would silently end there), a UTF-8 byte order
+ * mark is skipped, and checking reserves no memory for weights or activations. */
+static void test_spec_text(void) {
+    static const char nul[] = "dense 10\0 dense 5", bom[] = "\xEF\xBB\xBF" "dense 10";
+    cnn_model *m = NULL;
+    CHECK(cnn_spec_check(&m, nul, sizeof nul - 1) == CNN_E_FORMAT && !m &&
+          strstr(cnn_last_error(), "NUL character at byte 8"), "NUL: %s", cnn_last_error());
+    CHECK(cnn_model_create_n(&m, nul, sizeof nul - 1, 1, 1) == CNN_E_FORMAT && !m, "create_n with a NUL accepted");
+    CHECK(cnn_spec_check(&m, bom, sizeof bom - 1) == CNN_OK && m && cnn_model_classes(m) == 10, "BOM: %s",
+          cnn_last_error());
+    CHECK(m && !m->params && !m->acts && cnn_model_param_count(m) == 7850, "a checked spec has no memory");
+    float probs[10], x[784] = {0};
+    CHECK(m && cnn_model_predict(m, probs, x, 1) == CNN_E_INVALID && strstr(cnn_last_error(), "only checked"),
+          "predict on a checked spec: %s", cnn_last_error());
+    cnn_model_free(m);
+    CHECK(cnn_model_create_n(&m, "dense 10", 8, 1, 1) == CNN_OK && m, "create_n: %s", cnn_last_error());
+    cnn_model_free(m);
+}
+
 int main(void) {
+    RUN(test_spec_text);
     RUN(test_descriptors);
     RUN(test_tensors_and_text);
     return check_summary();

@@ -29,10 +29,10 @@ static void test_sgd(void) {
     /* step 1: v = g = 0.5, w = 1 - 0.1 * 0.5 = 0.95; step 2 with g = 0.25: v = 0.9 * 0.5 + 0.25 = 0.7,
      * w = 0.95 - 0.1 * 0.7 = 0.88 */
     set_all(m, 1.0f, 0.5f);
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(NEAR(m->params[0], 0.95), "sgd momentum step 1: w = %.8g, expected 0.95", m->params[0]);
     for (size_t i = 0; i < m->nparams; i++) m->grads[i] = 0.25f;
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2, NULL);
     CHECK(NEAR(m->params[0], 0.88), "sgd momentum step 2: w = %.8g, expected 0.88", m->params[0]);
 
     /* Nesterov: step 1: v = 0.5, step = g + 0.9 v = 0.95, w = 0.905; step 2: v = 0.7, step = 0.25 + 0.63 = 0.88,
@@ -40,10 +40,10 @@ static void test_sgd(void) {
     memset(s1, 0, sizeof s1);
     p.nesterov = 1;
     set_all(m, 1.0f, 0.5f);
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(NEAR(m->params[0], 0.905), "nesterov step 1: w = %.8g, expected 0.905", m->params[0]);
     for (size_t i = 0; i < m->nparams; i++) m->grads[i] = 0.25f;
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2, NULL);
     CHECK(NEAR(m->params[0], 0.817), "nesterov step 2: w = %.8g, expected 0.817", m->params[0]);
 
     /* L2 decay 0.1 without momentum: weight w = 1 - 0.1 * (0.5 + 0.1 * 1) = 0.94; the bias is not decayed:
@@ -51,7 +51,7 @@ static void test_sgd(void) {
     memset(s1, 0, sizeof s1);
     p.nesterov = 0, p.momentum = 0.0f, p.weight_decay = 0.1f;
     set_all(m, 1.0f, 0.5f);
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(NEAR(m->params[m->layers[1].p_off], 0.94), "sgd L2: w = %.8g, expected 0.94", m->params[m->layers[1].p_off]);
     CHECK(NEAR(m->params[m->layers[1].p_off + 2], 0.95), "sgd L2: bias = %.8g, expected 0.95 (no decay)",
           m->params[m->layers[1].p_off + 2]);
@@ -66,19 +66,19 @@ static void test_adam(void) {
     p.lr = 0.01f;
     /* step 1, g = 0.5: m = 0.05, v = 0.00025, m^ = 0.5, v^ = 0.25, w = 1 - 0.01 * 0.5 / (0.5 + 1e-8) = 0.99 */
     set_all(m, 1.0f, 0.5f);
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(NEAR(m->params[0], 0.99), "adam step 1: w = %.8g, expected 0.99", m->params[0]);
     /* step 2, g = 0.25: m = 0.07, v = 0.00031225, m^ = 0.07 / 0.19, v^ = 0.00031225 / 0.001999,
      * w = 0.99 - 0.01 * 0.368421 / 0.395225 = 0.9806782 */
     for (size_t i = 0; i < m->nparams; i++) m->grads[i] = 0.25f;
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 2, NULL);
     CHECK(NEAR(m->params[0], 0.9806782), "adam step 2: w = %.8g, expected 0.9806782", m->params[0]);
 
     /* AdamW: w = 1 * (1 - 0.01 * 0.1) - 0.01 * 0.5 / 0.5 = 0.989; the bias is not decayed: 0.99 */
     memset(s1, 0, sizeof s1), memset(s2, 0, sizeof s2);
     p.weight_decay = 0.1f, p.decoupled_decay = 1;
     set_all(m, 1.0f, 0.5f);
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(NEAR(m->params[m->layers[1].p_off], 0.989), "adamw: w = %.8g, expected 0.989", m->params[m->layers[1].p_off]);
     CHECK(NEAR(m->params[m->layers[1].p_off + 2], 0.99), "adamw: bias = %.8g, expected 0.99", m->params[m->layers[1].p_off + 2]);
 
@@ -86,7 +86,7 @@ static void test_adam(void) {
     memset(s1, 0, sizeof s1), memset(s2, 0, sizeof s2);
     set_all(m, 1.0f, 0.5f);
     CHECK(cnn_model_set_frozen(m, "fc1", 1) == CNN_OK, "freeze fc1: %s", cnn_last_error());
-    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1);
+    cnn_optimizer_step(m, s1, s2, &p, p.lr, 1, NULL);
     CHECK(m->params[0] == 1.0f && m->params[m->nparams - 1] == 1.0f, "frozen layer changed: %g", m->params[0]);
     CHECK(cnn_model_set_frozen(m, "conv9", 1) == CNN_E_INVALID && strstr(cnn_last_error(), "conv9"),
           "freezing an unknown layer must fail naming it: %s", cnn_last_error());

@@ -392,9 +392,10 @@ static void test_hand_written_variants(void) {
 static void test_bad_sizes(void) {
     uint8_t small[8] = {0};
     cnn_st_file f;
-    for (size_t n = 0; n < 8; n++) {
-        uint8_t *b = malloc(n ? n : 1);
-        memcpy(b, small, n);
+    for (size_t n = 0; n < 10; n++) {
+        uint8_t *b = calloc(n ? n : 1, 1);
+        memcpy(b, small, n < 8 ? n : 8);
+        if (n > 8) b[8] = '{';
         int st = cnn_st_parse(&f, b, n);
         CHECK(st == CNN_E_FORMAT && strstr(cnn_last_error(), "too short"), "len %zu: %d '%s'", n, st,
               cnn_last_error());
@@ -406,7 +407,7 @@ static void test_bad_sizes(void) {
     b[0] = 15;
     CHECK(cnn_st_parse(&f, b, len) == CNN_E_FORMAT && strstr(cnn_last_error(), "exceeds the file size"),
           "long header: '%s'", cnn_last_error());
-    /* Over the 100 MB limit, and a huge u64. */
+    /* Over the 1 MiB limit (refused before any JSON is read), and a huge u64. */
     b[0] = 0x01;
     b[1] = 0xe1;
     b[2] = 0xf5;
@@ -417,6 +418,12 @@ static void test_bad_sizes(void) {
     memset(b, 0xff, 8);
     CHECK(cnn_st_parse(&f, b, len) == CNN_E_FORMAT && strstr(cnn_last_error(), "limit"), "u64 max: '%s'",
           cnn_last_error());
+    /* Not a safetensors file at all: no '{' after the length, whatever the length says. */
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    b[8] = 0; /* a PNG's IHDR length */
+    CHECK(cnn_st_parse(&f, b, len) == CNN_E_FORMAT && strstr(cnn_last_error(), "not a .safetensors file"),
+          "PNG signature: '%s'", cnn_last_error());
+    b[8] = '{';
     /* Header length 0. */
     memset(b, 0, 8);
     CHECK(cnn_st_parse(&f, b, len) == CNN_E_FORMAT && strstr(cnn_last_error(), "empty"), "empty: '%s'",

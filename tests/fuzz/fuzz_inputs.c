@@ -2,8 +2,8 @@
  * an IDX images file (with a fixed valid labels file), an architecture spec, or a whole weight file loaded as a
  * model. Any input must be accepted or refused with a status and a message, never crash or leak.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Ic_src tests/fuzz/fuzz_inputs.c c_src/[a-z]*.c -lm \
- *       -o /tmp/fuzz_inputs && /tmp/fuzz_inputs -max_total_time=60 */
+ * Built by `bash build.sh --test-deps` into build/fuzz/ and run briefly by tests/fuzz.test.mjs; for a longer run:
+ *   build/fuzz/fuzz_inputs -max_total_time=600 CORPUS_DIR */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st != CNN_OK && (plan || cnn_last_error()[0] == 0)) abort();
         if (plan) {
             if (memchr(body, 0, n)) abort(); /* a NUL inside must be refused */
-            if (cnn_model_create_n(&m, (const char *)body, n, 1, 2) != CNN_OK) break; /* activations too large */
+            if (cnn_model_create_n(&m, (const char *)body, n, 1, 2) != CNN_OK) { /* activations too large */
+                cnn_model_free(plan);
+                break;
+            }
             if (cnn_model_param_count(m) != cnn_model_param_count(plan)) abort();
             /* an accepted spec's canonical text must be accepted again, with the same parameters */
             cnn_model *again = NULL;

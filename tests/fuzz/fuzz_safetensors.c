@@ -2,8 +2,8 @@
  * CNN_E_FORMAT, never crash, read out of bounds or leak. An accepted file is re-written and re-parsed: the
  * writer must accept everything the parser accepts and give back the same tensors.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Ic_src tests/fuzz/fuzz_safetensors.c c_src/safetensors.c \
- *       c_src/json.c c_src/util.c -o /tmp/fuzz_st && /tmp/fuzz_st -max_total_time=60 */
+ * Built by `bash build.sh --test-deps` into build/fuzz/ and run briefly by tests/fuzz.test.mjs; for a longer run:
+ *   build/fuzz/fuzz_safetensors -max_total_time=600 CORPUS_DIR */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,28 +3,64 @@
  * JSON line, and turning user errors into one line on stderr with a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
 
 import { CnnError } from '../../web/cnn.mjs';
 import { DataError } from '../../web/data.mjs';
+import { FileError, readFileBounded } from './files.mjs';
 
 /** A mistake of the user's (bad option, missing file): reported in one line, without a stack trace. */
 export class UsageError extends Error {}
 
 /**
- * Runs a tool's main function; user errors print `tool: message` on stderr and exit 1.
+ * Makes text safe to print on a terminal: control characters (C0, DEL, C1, which can move the cursor, clear
+ * the screen or fake output) and bidirectional overrides (which reorder what is shown) become visible escapes
+ * such as \x1b. Text from files (tensor names, metadata, messages quoting them) goes through this.
+ * @param {string} text @returns {string}
+ */
+export function printable(text) {
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** Writes one line of human output on stderr, made printable. @param {string} line */
+export function say(line) {
+  process.stderr.write(`${printable(line)}\n`);
+}
+
+/** @returns {boolean} whether e is a mistake of the user's or a bad input, not a bug */
+function isUserError(e) {
+  return e instanceof UsageError || e instanceof CnnError || e instanceof DataError || e instanceof FileError ||
+    ['ENOENT', 'EACCES', 'EISDIR', 'ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE',
+      'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'].includes(e?.code);
+}
+
+/**
+ * Runs a tool's main function; user errors print `tool: message` as one line on stderr (a message of several
+ * lines is joined, not cut) and exit 1.
  * @param {string} tool the tool's name @param {() => Promise<void>} main
  */
 export async function runTool(tool, main) {
   try {
     await main();
   } catch (e) {
-    const user = e instanceof UsageError || e instanceof CnnError || e instanceof DataError ||
-      ['ENOENT', 'EACCES', 'EISDIR', 'ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE',
-        'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'].includes(e?.code);
-    if (!user) throw e; // a bug: keep the stack trace
-    process.stderr.write(`${tool}: ${e.message.split('\n')[0]}\n`);
+    if (!isUserError(e)) throw e; // a bug: keep the stack trace
+    say(`${tool}: ${e.message.trim().split(/\s*\n\s*/).join(' / ')}`);
     process.exitCode = 1;
+  }
+}
+
+/**
+ * Runs fn, turning an error about the content of a file into one that names the file.
+ * @template T @param {string} file @param {() => T} fn @returns {T}
+ */
+export function aboutFile(file, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof CnnError || e instanceof DataError) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
   }
 }
 
@@ -59,18 +95,24 @@ export function numberOption(values, name, fallback, { min = -Infinity, max = In
   return v;
 }
 
-/** Writes the tool's result as one JSON object on the last line of stdout. @param {object} result */
+/**
+ * Writes the tool's result as one JSON object on the last line of stdout. JSON.stringify escapes C0 controls;
+ * C1 controls and bidirectional overrides (from file names or metadata) are escaped too.
+ * @param {object} result
+ */
 export function printResult(result) {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const json = JSON.stringify(result).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  process.stdout.write(`${json}\n`);
 }
 
-/** Reads a whole file as bytes. @param {string} file @returns {Promise<Uint8Array>} */
-export async function readBytes(file) {
-  try {
-    return new Uint8Array(await readFile(file));
-  } catch (e) {
-    throw new UsageError(`cannot read '${file}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  }
+/**
+ * Reads a whole file given on the command line: a regular file of at most the core's file limit.
+ * @param {string} file @param {import('../../web/cnn.mjs').Cnn} cnn @param {string} [what]
+ * @returns {Promise<Uint8Array>}
+ */
+export function readBytes(file, cnn, what = 'file') {
+  return readFileBounded(file, { maxBytes: cnn.limits.fileBytes, what });
 }
 
 /**
@@ -88,15 +130,17 @@ export function metricsJson(ev) {
 }
 
 /**
- * The spec text a --model option names: a preset name (returned as is), a spec file, or spec text itself.
+ * The spec text a --model option names: a preset name (any case; returned in lower case), a spec file, or spec
+ * text itself.
  * @param {import('../../web/cnn.mjs').Cnn} cnn @param {string} model @returns {Promise<string>}
  */
 export async function resolveModelSpec(cnn, model) {
-  if (cnn.presetSpec(model)) return model;
+  if (cnn.presetSpec(model.toLowerCase())) return model.toLowerCase();
   try {
-    return await readFile(model, 'utf8');
-  } catch {
-    if (/[;\n]/.test(model) || /^\s*(conv2d|dense|flatten|input|residual)\b/.test(model)) return model;
+    return new TextDecoder().decode(await readFileBounded(model, { maxBytes: cnn.limits.specChars, what: 'spec file' }));
+  } catch (e) {
+    if (/[;\n]/.test(model) || /^\s*(input|conv2d|conv|dense|linear|flatten|residual)\b/i.test(model)) return model;
+    if (e.message.includes('larger than the limit')) throw e;
     throw new UsageError(`--model '${model}' is neither a preset (${cnn.presets().join(', ')}) nor a readable spec file`);
   }
 }

@@ -5,7 +5,9 @@
 
 import { inflateSync, deflateSync } from 'node:zlib';
 
-const MAX_SIDE = 8192; // largest accepted width or height
+/** Largest accepted width or height: the core's drawing limit (Cnn.limits.drawingSide; a test keeps them equal),
+ * checked from the header before anything is decompressed. */
+export const MAX_SIDE = 4096;
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -43,8 +45,8 @@ export function decodeImage(bytes, name = 'image', { checkCrc = true } = {}) {
 /**
  * Encode an 8-bit grayscale image as binary PGM (P5, maxval 255).
  * @param {Uint8Array} gray - (height, width) row-major
- * @param {number} width - 1..8192
- * @param {number} height - 1..8192
+ * @param {number} width - 1..4096
+ * @param {number} height - 1..4096
  * @returns {Uint8Array} the file bytes
  */
 export function encodePgm(gray, width, height) {
@@ -59,8 +61,8 @@ export function encodePgm(gray, width, height) {
 /**
  * Encode an 8-bit grayscale image as PNG (colour type 0, depth 8, no interlace, filter 0 on every row).
  * @param {Uint8Array} gray - (height, width) row-major
- * @param {number} width - 1..8192
- * @param {number} height - 1..8192
+ * @param {number} width - 1..4096
+ * @param {number} height - 1..4096
  * @returns {Uint8Array} the file bytes
  */
 export function encodePng(gray, width, height) {
