@@ -6,12 +6,15 @@
 //   npm run bench                     all measurements (a few minutes)
 //   node bench/bench.mjs --preset pytorch --steps 10 --also ''
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair, DEFAULT_DATA_DIR } from '../tools/lib/mnist.mjs';
+import { pytorchModule } from '../tools/lib/pytorch.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,9 +35,9 @@ const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 /** Training images per second of a preset at batch BATCH (after warm-up steps). */
 async function trainRate(cnn, train, name, timed) {
   const model = cnn.createModel(name, { seed: 1, maxBatch: BATCH });
-  await model.fit(train, { batchSize: BATCH, limit: 3 * BATCH, progressIntervalMs: 1e9 });
+  await model.fit(train, { batchSize: BATCH, limit: 3 * BATCH, progressIntervalMs: 3600000 });
   const t0 = performance.now();
-  await model.fit(train, { batchSize: BATCH, limit: timed * BATCH, progressIntervalMs: 1e9 });
+  await model.fit(train, { batchSize: BATCH, limit: timed * BATCH, progressIntervalMs: 3600000 });
   model.free();
   return (timed * BATCH) / ((performance.now() - t0) / 1000);
 }
@@ -70,12 +73,20 @@ async function measure(build) {
   return { kernels: cnn.kernels, trainRate: rate, latency: lat[lat.length >> 1], inferRate, flops: model.flopsPerImage, also };
 }
 
-function torchBaseline(infer) {
+/** The preset as PyTorch runs it: the module tools/to-pytorch.mjs writes, in a temporary directory. */
+async function torchModelDir() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cnn-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'model.py'), pytorchModule((await loadCnn()).checkSpec(preset)));
+  return dir;
+}
+
+function torchBaseline(infer, modelDir) {
   if (opts['no-torch'] || !existsSync('/usr/bin/python3')) return null;
   const script = fileURLToPath(new URL('torch_train.py', import.meta.url));
   try {
-    const out = execFileSync('/usr/bin/python3', [script, `${DEFAULT_DATA_DIR}/train-images-idx3-ubyte`, '--preset', preset,
-      '--steps', String(Math.max(10, Math.round(steps / 2))), ...(infer ? ['--infer'] : [])],
+    const out = execFileSync('/usr/bin/python3', [script, `${DEFAULT_DATA_DIR}/train-images-idx3-ubyte`, '--model-dir', modelDir,
+      '--preset', preset, '--steps', String(Math.max(10, Math.round(steps / 2))), ...(infer ? ['--infer'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return JSON.parse(out.trim().split('\n').at(-1));
   } catch {
@@ -85,8 +96,9 @@ function torchBaseline(infer) {
 
 const simd = await measure('simd');
 const scalar = await measure('scalar');
-const torchTrain = torchBaseline(false);
-const torchInfer = torchBaseline(true);
+const modelDir = await torchModelDir();
+const torchTrain = torchBaseline(false, modelDir);
+const torchInfer = torchBaseline(true, modelDir);
 const common = { preset, threads: 1, runtime: `node ${process.versions.node}` };
 
 emit({ ...common, measure: 'train_images_per_second', batch: BATCH, value: round(simd.trainRate), kernels: simd.kernels,
