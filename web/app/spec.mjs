@@ -188,7 +188,7 @@ export function mapRows(rows, layers) {
   const walk = (list) => {
     const out = [];
     for (const row of list) {
-      let main = null, act = null, extra = null;
+      let main = null, act = null;
       if (row.kind === 'residual') {
         const branch = walk(row.branch), skip = row.skip ? walk(row.skip) : [];
         if (!branch || !skip) return null;
@@ -204,9 +204,8 @@ export function mapRows(rows, layers) {
         main = take(row.kind);
         if (main && row.activation) act = take(row.activation);
         if (!main || (row.activation && !act)) return null;
-      } else if (row.kind === 'flatten') {
-        extra = out[out.length - 1]?.shape ?? [1, 1, 1];
-        main = take('flatten') ?? { outputShape: extra, params: 0 };
+      } else if (row.kind === 'flatten') { // of features already flat: no layer in the core
+        main = take('flatten') ?? { outputShape: out[out.length - 1]?.shape ?? [1, 1, 1], params: 0 };
       } else if (row.kind === 'activation') {
         main = take(row.activation);
       } else {
