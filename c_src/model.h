@@ -60,9 +60,9 @@ void cnn_model_forward(cnn_model *m, int n, int training);
  * needs, then accumulates parameter gradients (parameter gradients are zeroed by the caller). It stops at the
  * lowest trainable layer. The mean loss is computed by the caller from the probabilities. (model.c) */
 void cnn_model_backward(cnn_model *m, int n, const uint8_t *labels);
-/* After a training step is applied: folds the batch statistics of its forward pass into batch norm's running
- * statistics (not for frozen layers). Returns -1, changing nothing, when they are not finite. */
-int cnn_model_update_running_stats(cnn_model *m);
+/* After a training forward pass: returns -1 when its batch statistics (batch norm) are not finite, else 0; with
+ * apply = 1 (once the step is applied) also folds them into the running statistics (not for frozen layers). */
+int cnn_model_update_running_stats(cnn_model *m, int apply);
 /* CNN_OK, or CNN_E_INVALID naming fn when m is NULL or was only checked (cnn_spec_check: no memory). */
 int cnn_model_require_memory(const cnn_model *m, const char *fn);
 /* The input block (max_batch, H, W, C) and the probability block (max_batch, classes). */

@@ -44,7 +44,6 @@ const char *cnn_preset_name(int i) { return i >= 0 && i < cnn_preset_count() ? p
 #define MAX_STATEMENT 256
 #define MAX_STATEMENTS 512
 
-
 /* The value the next layer reads: which layer produces it and its shape. */
 typedef struct {
     int src;        /* producing layer, -1 for the input */
@@ -141,17 +140,21 @@ static int parse_input(builder *b, char **words, int nw) {
     return CNN_OK;
 }
 
+/* Flat features whose (H, W, C) order is PyTorch's (C, H, W) order too: one channel, or one pixel. */
+static int plain_order(const value *v) { return v->fc == 1 || (v->fh == 1 && v->fw == 1); }
+
 /* "28x28x32", or "64 features" for flat ones. */
 static void shape_text(char *buf, size_t cap, const value *v) {
-    if (v->flat && (v->fh != 1 || v->fw != 1))
+    if (v->flat && !plain_order(v))
         snprintf(buf, cap, "%d features flattened from %dx%dx%d", v->c, v->fh, v->fw, v->fc);
     else if (v->flat) snprintf(buf, cap, "%d feature%s", v->c, v->c == 1 ? "" : "s");
     else snprintf(buf, cap, "%dx%dx%d", v->h, v->w, v->c);
 }
 
+/* Whether two values can be added: the same shape, and flat features in the same order. */
 static int same_shape(const value *a, const value *b) {
     return a->h == b->h && a->w == b->w && a->c == b->c && a->flat == b->flat &&
-           (!a->flat || (a->fh == b->fh && a->fw == b->fw && a->fc == b->fc));
+           (!a->flat || (plain_order(a) && plain_order(b)) || (a->fh == b->fh && a->fw == b->fw && a->fc == b->fc));
 }
 
 static int parse_residual(builder *b, int nw) {

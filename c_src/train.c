@@ -40,6 +40,7 @@ struct cnn_trainer {
     float *lr_mult;  /* (nlayers) learning-rate multiplier per layer, 1 by default */
     uint8_t *labels; /* (batch) of this replica's shard */
     int ready;       /* gradients of the batch at pos are in the model's arena (compute done, apply pending) */
+    int forwarded;   /* that compute ran a training forward pass (its shard was not empty) */
 };
 
 void cnn_trainer_free(cnn_trainer *t) {
@@ -209,6 +210,7 @@ int cnn_model_reinit_layer(cnn_model *m, const char *layer_name) {
         const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
         if (l->p_count && d->init && strcmp(l->name, layer_name) == 0) {
             d->init(l, m->params + l->p_off, m->buffers + l->b_off, &m->rng);
+            m->layers[i].batches = 0; /* batch norm starts its statistics again */
             return CNN_OK;
         }
     }
@@ -300,6 +302,11 @@ int cnn_trainer_compute_gradients(cnn_trainer *t, cnn_step_stats *stats) {
             return cnn_fail(CNN_E_DIVERGED, "trainer_run: the loss became non-finite (NaN or infinite) at step %d "
                             "(learning rate %g); the step was not applied, try a lower learning rate", t->t + 1,
                             (double)lr);
+        /* Batch statistics that are not finite would poison the running ones: the step is refused here, before
+         * any replica applies it. */
+        if (cnn_model_update_running_stats(m, 0))
+            return cnn_fail(CNN_E_DIVERGED, "trainer_run: batch statistics overflowed at step %d (learning rate %g); "
+                            "the step was not applied, try a lower learning rate", t->t + 1, (double)lr);
         cnn_model_backward(m, local, t->labels);
         /* backward gives the gradient of the mean over this shard; the batch's mean weighs it by local / n */
         if (local != n) {
@@ -308,6 +315,7 @@ int cnn_trainer_compute_gradients(cnn_trainer *t, cnn_step_stats *stats) {
         }
     }
     t->ready = 1;
+    t->forwarded = local > 0;
     stats->images = local;
     stats->loss = local ? (float)(batch_loss / local) : 0.0f;
     stats->accuracy = local ? (float)batch_correct / (float)local : 0.0f;
@@ -335,13 +343,10 @@ int cnn_trainer_apply_step(cnn_trainer *t, cnn_step_stats *stats) {
         return cnn_fail(CNN_E_DIVERGED, "trainer_run: weights overflowed at step %d (learning rate %g); the step "
                         "was undone, try a lower learning rate", t->t + 1, (double)lr);
     }
-    /* Batch norm's running statistics follow the batches of applied steps only (kept apart from the
-     * optimizer, so a data-parallel step can decide whose statistics count). */
-    if (cnn_model_update_running_stats(m)) {
-        snapshot(t, 1);
-        return cnn_fail(CNN_E_DIVERGED, "trainer_run: batch statistics overflowed at step %d (learning rate %g); "
-                        "the step was undone, try a lower learning rate", t->t + 1, (double)lr);
-    }
+    /* Batch norm's running statistics follow the batches of applied steps, each replica its own shard's (so
+     * replica 0, the model being trained, keeps those of its shard, as DistributedDataParallel keeps the first
+     * process's); kept apart from the optimizer. */
+    if (t->forwarded) cnn_model_update_running_stats(m, 1);
     int n = batch_size(t);
     t->t++;
     t->pos += n;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { CnnError, loadCnn } from '../web/cnn.mjs';
 import { loadIdxPair } from '../tools/lib/mnist.mjs';
 import { setup, inputs, parseSafetensors } from './helpers.mjs';
+import { referenceForward } from './reference.mjs';
 
 const SMALL_CNN = 'conv2d 8 3x3 relu; maxpool 2; conv2d 16 3x3 same relu; maxpool 2; dense 32 relu; dropout 0.25; dense 10';
 
@@ -80,51 +81,6 @@ test('the pretrained model of the page loads, saves back to the same bytes and c
   model.free();
 });
 
-/** PyTorch-semantics forward pass in plain JS (NCHW, flatten in (C, H, W) order) from the file's tensors. */
-function torchForward(file, spec, image /* (28, 28) */) {
-  let x = { c: 1, h: 28, w: 28, d: Float64Array.from(image) }; // (C, H, W)
-  let conv = 0, fc = 0;
-  for (const line of spec.trim().split('\n')) {
-    const [kind, ...args] = line.split(' ');
-    if (kind === 'conv2d') {
-      const W = file.tensors[`conv${++conv}.weight`], B = file.tensors[`conv${conv}.bias`];
-      const [oc, ic, k] = W.shape, pad = args[2] === 'same' ? (k - 1) / 2 : 0;
-      const oh = x.h - k + 1 + 2 * pad, ow = x.w - k + 1 + 2 * pad, d = new Float64Array(oc * oh * ow);
-      for (let o = 0; o < oc; o++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) {
-        let s = B.data[o];
-        for (let c = 0; c < ic; c++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
-          const iy = y + ky - pad, ix = xx + kx - pad;
-          if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) s += W.data[((o * ic + c) * k + ky) * k + kx] * x.d[(c * x.h + iy) * x.w + ix];
-        }
-        d[(o * oh + y) * ow + xx] = s;
-      }
-      x = { c: oc, h: oh, w: ow, d };
-    } else if (kind === 'maxpool') {
-      const oh = x.h >> 1, ow = x.w >> 1, d = new Float64Array(x.c * oh * ow);
-      for (let c = 0; c < x.c; c++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) {
-        const at = (dy, dx) => x.d[(c * x.h + 2 * y + dy) * x.w + 2 * xx + dx];
-        d[(c * oh + y) * ow + xx] = Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-      }
-      x = { c: x.c, h: oh, w: ow, d };
-    } else if (kind === 'relu') {
-      x = { ...x, d: x.d.map((v) => Math.max(v, 0)) };
-    } else if (kind === 'dense') {
-      const W = file.tensors[`fc${++fc}.weight`], B = file.tensors[`fc${fc}.bias`];
-      const [out, inn] = W.shape, d = new Float64Array(out);
-      for (let o = 0; o < out; o++) {
-        let s = B.data[o];
-        for (let i = 0; i < inn; i++) s += W.data[o * inn + i] * x.d[i];
-        d[o] = s;
-      }
-      x = { c: out, h: 1, w: 1, d };
-    } else if (kind === 'softmax') {
-      const mx = Math.max(...x.d), e = x.d.map((v) => Math.exp(v - mx)), s = e.reduce((a, b) => a + b);
-      return e.map((v) => v / s);
-    }
-  }
-  throw new Error('no softmax');
-}
-
 test('the weight file has PyTorch names, shapes and layouts, and the spec in its metadata', async () => {
   const { cnn, train, test: t10k } = await setup();
   const model = await trainBriefly(cnn, train, 8);
@@ -146,7 +102,7 @@ test('the weight file has PyTorch names, shapes and layouts, and the spec in its
   // A PyTorch-semantics forward pass from the file's tensors predicts what the model predicts.
   for (let i = 0; i < 5; i++) {
     const x = inputs(t10k, i, 1);
-    const ours = model.predict(x), ref = torchForward(file, model.spec, x);
+    const ours = model.predict(x), ref = referenceForward(file, model.spec, x);
     ref.forEach((p, j) => assert.ok(Math.abs(p - ours[j]) < 1e-5, `image ${i} class ${j}: ${ours[j]} vs ${p}`));
   }
   model.free();

@@ -95,8 +95,9 @@ test('checkSpec describes a network like createModel, without reserving its memo
 
 test('spec text: NUL refused, a BOM accepted, odd characters named with their layer', async () => {
   const { cnn } = await setup();
-  expectCnnError(() => cnn.checkSpec('dense 10\0 dense 5'), /NUL character at byte 8/);
-  expectCnnError(() => cnn.createModel('dense 10\0 dense 5'), /NUL character at byte 8/);
+  // refused by the JS side before the text reaches the core (which refuses it too: tests/c/test_layers.c)
+  expectCnnError(() => cnn.checkSpec('dense 10\0 dense 5'), /NUL character/);
+  expectCnnError(() => cnn.createModel('dense 10\0 dense 5'), /NUL character/);
   assert.equal(cnn.checkSpec('\uFEFFconv2d 4 3x3\tsame\t relu;dense 10').classes, 10, 'a byte order mark and tabs');
   expectCnnError(() => cnn.checkSpec('conv2d 4 3x3; dense\u00A010'), /layer 2 \('dense\u00A010'\): the character U\+00A0 \(no-break space\) is not allowed here: use a plain space/);
   expectCnnError(() => cnn.checkSpec('conv2d 4 3\u00D73; dense 10'), /layer 1 .*U\+00D7 \(multiplication sign\).*the letter x/);

@@ -33,7 +33,7 @@ async function main() {
   if (!v.model) throw new UsageError('--model is required (a preset, a spec file, spec text or a .safetensors file); see --help');
   let spec;
   if (/\.safetensors$/i.test(v.model)) {
-    const m = cnn.loadModel(await readBytes(v.model, cnn, '--model'), { maxBatch: 1 });
+    const m = cnn.loadModel(await readBytes(v.model, cnn, 'weight file'), { maxBatch: 1 });
     spec = m.spec;
     m.free();
   } else {

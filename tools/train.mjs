@@ -84,7 +84,7 @@ function checkData(model, ds, what) {
 async function main() {
   const { values: v } = parseToolArgs(process.argv.slice(2), OPTIONS, USAGE);
   if (!v.model && !v.init) {
-    throw new UsageError('--model is required (a preset: keras, pytorch, mlp; or a spec file), or --init FILE; see --help');
+    throw new UsageError('--model is required (a preset: keras, pytorch, mlp, resnet; or a spec file), or --init FILE; see --help');
   }
   if ((v.reinit || v.classes) && !v.init) throw new UsageError('--reinit and --classes change the head of an --init model; give --init FILE');
   const classes = v.classes === undefined ? null : numberOption(v, 'classes', 10, { min: 2, max: 256, integer: true });

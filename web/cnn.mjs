@@ -565,16 +565,11 @@ export class Model extends HeapObject {
 
   /** @returns {string[]} the model's tensors as weight files name them ('conv1.weight', 'bn1.running_mean', ...) */
   tensorNames() {
-    const m = this._m, n = m._cnn_model_tensor_count(this._ptr), buf = m._malloc(256);
-    try {
-      if (!buf) throw new CnnError('tensorNames: out of memory', 3);
-      return Array.from({ length: n }, (_, i) => {
-        this._cnn._check(m._cnn_model_tensor_name(this._ptr, i, buf, 256));
-        return m.UTF8ToString(buf);
-      });
-    } finally {
-      m._free(buf);
-    }
+    const m = this._m, cnn = this._cnn;
+    return cnn._withBuffer(256, 'tensorNames', (buf) => Array.from({ length: m._cnn_model_tensor_count(this._ptr) }, (_, i) => {
+      cnn._check(m._cnn_model_tensor_name(this._ptr, i, buf, 256));
+      return m.UTF8ToString(buf);
+    }));
   }
 
   /**
@@ -590,27 +585,16 @@ export class Model extends HeapObject {
   gradient(name) { return this._readTensor(name, 1, 'gradient'); }
 
   _readTensor(name, gradient, what) {
-    const m = this._m;
-    if (typeof name !== 'string') throw new CnnError(`${what}: expected a tensor name`, 1);
-    const info = m._malloc(20);
-    if (!info) throw new CnnError(`${what}: out of memory`, 3);
-    try {
-      const shape = this._cnn._withString(name, 'tensor', (s) => {
-        this._cnn._check(m._cnn_model_tensor_shape(this._ptr, s, info, info + 4));
-        return Array.from(m.HEAP32.subarray((info >> 2) + 1, (info >> 2) + 1 + m.HEAP32[info >> 2]));
-      });
+    const m = this._m, cnn = this._cnn;
+    return cnn._withString(name, what, (s) => cnn._withBuffer(20, what, (info) => {
+      cnn._check(m._cnn_model_tensor_shape(this._ptr, s, info, info + 4));
+      const shape = Array.from(m.HEAP32.subarray((info >> 2) + 1, (info >> 2) + 1 + m.HEAP32[info >> 2]));
       const count = shape.reduce((a, b) => a * b, 1);
-      const out = m._malloc(Math.max(1, count) * 4);
-      if (!out) throw new CnnError(`${what}: out of memory for ${count} values`, 3);
-      try {
-        this._cnn._withString(name, 'tensor', (s) => this._cnn._check(m._cnn_model_tensor_read(this._ptr, s, gradient, out, count)));
+      return cnn._withBuffer(count * 4, what, (out) => {
+        cnn._check(m._cnn_model_tensor_read(this._ptr, s, gradient, out, count));
         return { shape, data: m.HEAPF32.slice(out >> 2, (out >> 2) + count) };
-      } finally {
-        m._free(out);
-      }
-    } finally {
-      m._free(info);
-    }
+      });
+    }));
   }
 
   /**
@@ -620,22 +604,18 @@ export class Model extends HeapObject {
    * @returns {Float32Array} (H, W, C)
    */
   inputGradient(x, classIndex) {
-    const m = this._m;
+    const m = this._m, cnn = this._cnn;
     const size = this.inputShape.reduce((a, b) => a * b);
     if (!(x instanceof Float32Array) || x.length !== size) {
-      throw new CnnError(`inputGradient: expected a Float32Array of ${size} values (one image)`, 1);
+      throw new CnnError(`inputGradient: expected a Float32Array of ${size} values (one image), got ${describe(x)}` +
+        `${x?.length !== undefined ? ` of ${x.length}` : ''}`, 1);
     }
     checkInt('inputGradient: classIndex', classIndex, 0, this.classes - 1);
-    const px = m._malloc(size * 4), pg = m._malloc(size * 4);
-    try {
-      if (!px || !pg) throw new CnnError('inputGradient: out of memory', 3);
+    return cnn._withBuffer(size * 4, 'inputGradient', (px) => cnn._withBuffer(size * 4, 'inputGradient', (pg) => {
       m.HEAPF32.set(x, px >> 2);
-      this._cnn._check(m._cnn_model_input_gradient(this._ptr, pg, px, classIndex));
+      cnn._check(m._cnn_model_input_gradient(this._ptr, pg, px, classIndex));
       return m.HEAPF32.slice(pg >> 2, (pg >> 2) + size);
-    } finally {
-      m._free(px);
-      m._free(pg);
-    }
+    }));
   }
 
   /** @returns {Float32Array} a copy of all parameters (internal layout, for inspection and tests) */

@@ -107,7 +107,68 @@ static void test_tensors_and_text(void) {
     for (int k = 0; k < L_COUNT; k++) CHECK(seen[k], "no test spec uses %s", cnn_layer_desc_of((cnn_layer_kind)k)->name);
 }
 
+/* Specs given with a length: a NUL inside is refused (a C string would silently end there), a UTF-8 byte order
+ * mark is skipped, and checking reserves no memory for weights or activations. */
+static void test_spec_text(void) {
+    static const char nul[] = "dense 10\0 dense 5", bom[] = "\xEF\xBB\xBF" "dense 10";
+    cnn_model *m = NULL;
+    CHECK(cnn_spec_check(&m, nul, sizeof nul - 1) == CNN_E_FORMAT && !m &&
+          strstr(cnn_last_error(), "NUL character at byte 8"), "NUL: %s", cnn_last_error());
+    CHECK(cnn_model_create_n(&m, nul, sizeof nul - 1, 1, 1) == CNN_E_FORMAT && !m, "create_n with a NUL accepted");
+    CHECK(cnn_spec_check(&m, bom, sizeof bom - 1) == CNN_OK && m && cnn_model_classes(m) == 10, "BOM: %s",
+          cnn_last_error());
+    CHECK(m && !m->params && !m->acts && cnn_model_param_count(m) == 7850, "a checked spec has no memory");
+    float probs[10], x[784] = {0};
+    CHECK(m && cnn_model_predict(m, probs, x, 1) == CNN_E_INVALID && strstr(cnn_last_error(), "only checked"),
+          "predict on a checked spec: %s", cnn_last_error());
+    cnn_model_free(m);
+    CHECK(cnn_model_create_n(&m, "dense 10", 8, 1, 1) == CNN_OK && m, "create_n: %s", cnn_last_error());
+    cnn_model_free(m);
+}
+
+/* One training step's batch-norm update, with and without a prediction between its two halves (the page
+ * predicts while a data-parallel step waits for the other replicas): the same running statistics. */
+static void test_batchnorm_between_halves(void) {
+    enum { N = 16 };
+    uint8_t images[N * 36], labels[N];
+    for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)((i * 97 + 13) % 251);
+    for (int i = 0; i < N; i++) labels[i] = (uint8_t)(i % 3);
+    cnn_dataset *ds = NULL;
+    CHECK(cnn_dataset_from_arrays(&ds, images, labels, N, 6, 6, 1, 3) == CNN_OK, "%s", cnn_last_error());
+    float running[2][2 * 4];
+    for (int run = 0; run < 2 && ds; run++) {
+        cnn_model *m = NULL;
+        cnn_trainer *t = NULL;
+        cnn_train_params p = cnn_train_default_params();
+        p.batch = 8;
+        CHECK(cnn_model_create(&m, "input 6x6x1; conv2d 4 3x3 same; batchnorm; relu; dense 3", 1, 8) == CNN_OK, "%s",
+              cnn_last_error());
+        CHECK(m && cnn_trainer_create(&t, m, ds, 0, N, &p) == CNN_OK, "%s", cnn_last_error());
+        cnn_step_stats st;
+        CHECK(t && cnn_trainer_compute_gradients(t, &st) == CNN_OK, "%s", cnn_last_error());
+        if (run == 1) {
+            float x[36], probs[3];
+            for (int i = 0; i < 36; i++) x[i] = (float)i / 36.0f;
+            CHECK(cnn_model_predict(m, probs, x, 1) == CNN_OK, "%s", cnn_last_error());
+        }
+        CHECK(t && cnn_trainer_apply_step(t, &st) == CNN_OK, "%s", cnn_last_error());
+        CHECK(cnn_model_tensor_read(m, "bn1.running_mean", 0, running[run], 4) == CNN_OK &&
+              cnn_model_tensor_read(m, "bn1.running_var", 0, running[run] + 4, 4) == CNN_OK, "%s", cnn_last_error());
+        float count = 0;
+        cnn_model_tensor_read(m, "bn1.num_batches_tracked", 0, &count, 1);
+        CHECK(count == 1.0f, "one batch tracked, got %g", count);
+        cnn_trainer_free(t);
+        cnn_model_free(m);
+    }
+    CHECK(memcmp(running[0], running[1], sizeof running[0]) == 0, "a prediction between compute_gradients and "
+          "apply_step changed the running statistics (mean %g vs %g)", running[0][0], running[1][0]);
+    CHECK(running[0][0] != 0.0f && running[0][4] != 1.0f, "the running statistics moved");
+    cnn_dataset_free(ds);
+}
+
 int main(void) {
+    RUN(test_batchnorm_between_halves);
+    RUN(test_spec_text);
     RUN(test_descriptors);
     RUN(test_tensors_and_text);
     return check_summary();

@@ -36,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st != CNN_OK && (plan || cnn_last_error()[0] == 0)) abort();
         if (plan) {
             if (memchr(body, 0, n)) abort(); /* a NUL inside must be refused */
-            if (cnn_model_create_n(&m, (const char *)body, n, 1, 2) != CNN_OK) break; /* activations too large */
+            if (cnn_model_create_n(&m, (const char *)body, n, 1, 2) != CNN_OK) { /* activations too large */
+                cnn_model_free(plan);
+                break;
+            }
             if (cnn_model_param_count(m) != cnn_model_param_count(plan)) abort();
             /* an accepted spec's canonical text must be accepted again, with the same parameters */
             cnn_model *again = NULL;

@@ -142,6 +142,7 @@ export function trainCard(p) {
             <option value="keras">Keras MNIST CNN</option>
             <option value="pytorch">PyTorch MNIST example</option>
             <option value="mlp">MLP (one hidden layer)</option>
+            <option value="resnet">Small ResNet (batch norm, residual blocks)</option>
             <option value="small">Small CNN (fast)</option>
             <option value="custom">Custom</option>
           </select>
