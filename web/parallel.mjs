@@ -75,7 +75,8 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
     for (let i = 0; i < count; i++) {
       if (isNode) {
         const { Worker } = await import('node:worker_threads');
-        ports.push(new Port(new Worker(url), true));
+        // execArgv: [] so that the workers do not inherit flags such as --eval or --input-type of the main script
+        ports.push(new Port(new Worker(url, { execArgv: [] }), true));
       } else {
         ports.push(new Port(new Worker(url, { type: 'module', name: `replica ${i + 1}` }), false));
       }

@@ -14,7 +14,8 @@ export const EXPLANATIONS = {
   freeze: 'A frozen layer keeps its weights. Freezing the first layers while fine-tuning keeps the general ' +
     'features they learned and trains only the later layers: faster, and less forgetting.',
   preset: 'Ready-made architectures. The Keras and PyTorch ones are the classic MNIST networks (about 99 % ' +
-    'right); the small CNN trains in seconds; the MLP has no convolutions, to compare.',
+    'right); the small ResNet adds batch normalization and residual blocks (the most accurate, slower); the ' +
+    'small CNN trains in seconds; the MLP has no convolutions, to compare.',
 
   // ---- layer kinds ----
   'layer:conv2d': 'Convolution: slides small filters (3×3 or 5×5 weights) over the image; each filter makes one ' +
@@ -22,13 +23,22 @@ export const EXPLANATIONS = {
   'layer:maxpool': 'Max pooling: halves each feature map, keeping the strongest response of every 2×2 block. ' +
     'The network gets cheaper and cares less about exactly where a stroke is.',
   'layer:avgpool': 'Average pooling: halves each feature map by averaging every 2×2 block (smoother than max).',
+  'layer:globalavgpool': 'Global average pooling: averages each whole feature map into one number, so the dense ' +
+    'layer after it sees one value per filter: few weights, whatever the image size (as in ResNets).',
+  'layer:batchnorm': 'Batch normalization: rescales each channel to mean 0 and spread 1 over the batch, then ' +
+    'learns its own scale and shift. Training is steadier and tolerates larger learning rates; when predicting ' +
+    'it uses the averages it kept during training. Usual place: right after a convolution, before relu.',
+  'layer:residual': 'Residual block: the layers inside (the branch) learn a change that is added to the block\'s ' +
+    'input (the skip). Deep networks train well this way (ResNet). When the branch changes the shape (a stride, ' +
+    'more filters), the skip gets a 1×1 convolution to match.',
   'layer:dense': 'Dense (fully connected): every output looks at every input. The last dense layer has one ' +
     'output per class (10 for digits). Typical hidden size: 64 to 256, relu.',
   'layer:dropout': 'Dropout: during training, randomly silences this share of the values (0.25 to 0.5), so the ' +
     'network cannot lean on any single one; it tends to generalise better. Off when predicting.',
   'layer:flatten': 'Flatten: lays the feature maps out as one long list of numbers, for a dense layer.',
   'layer:activation': 'Activation: bends each value. relu keeps positives and zeroes negatives (the usual choice); ' +
-    'sigmoid and tanh squash into (0, 1) and (−1, 1).',
+    'leaky relu lets a little of the negatives through (slope 0.01), gelu is a smooth relu (used in ' +
+    'transformers); sigmoid and tanh squash into (0, 1) and (−1, 1).',
 
   // ---- optimizer and schedule ----
   'optimizer:adam': 'Adam adapts the step for each weight from the history of its gradients: a good default. ' +
