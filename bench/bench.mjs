@@ -227,7 +227,7 @@ if (browser) {
   }
 }
 const torch = {};
-for (const preset of presets) {
+for (const preset of opts['no-torch'] ? [] : presets) {
   for (const threads of [...new Set([1, workers])]) {
     say(`pytorch, ${preset}, ${threads} thread(s)`);
     torch[`${preset}/${threads}`] = { train: await torchBaseline(preset, threads, false), infer: await torchBaseline(preset, threads, true) };
