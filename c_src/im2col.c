@@ -55,3 +55,23 @@ void cnn_col2im_add(float *dx, const float *dcol, size_t row0, int rows, int h, 
         }
     }
 }
+
+void cnn_conv1ch_taps(float *taps, const float *x, size_t row, int h, int w, int k, int stride, int pad, int oh,
+                      int ow) {
+    size_t per_image = (size_t)oh * ow;
+    int oy = (int)(row % per_image) / ow, ox = (int)(row % per_image) % ow;
+    int y0 = oy * stride - pad, x0 = ox * stride - pad;
+    const float *xi = x + (row / per_image) * h * w;
+    if (y0 >= 0 && x0 >= 0 && y0 + k <= h && x0 + k <= w) { /* inside the image: no padding to test for */
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) taps[ky * k + kx] = xi[(size_t)(y0 + ky) * w + x0 + kx];
+        return;
+    }
+    for (int ky = 0; ky < k; ky++) {
+        int iy = y0 + ky;
+        for (int kx = 0; kx < k; kx++) {
+            int ix = x0 + kx;
+            taps[ky * k + kx] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xi[(size_t)iy * w + ix] : 0.0f;
+        }
+    }
+}

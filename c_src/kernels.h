@@ -14,6 +14,8 @@
 #define CNN_GEMM_MC 128
 #define CNN_GEMM_KC 256
 #define CNN_GEMM_NC 512
+/* The most taps of a one-channel convolution (kernels up to 15x15). */
+#define CNN_CONV1CH_MAX_TAPS (15 * 15)
 /* Floats of workspace a GEMM call needs. */
 #define CNN_GEMM_WORK_FLOATS ((size_t)CNN_GEMM_MC * CNN_GEMM_KC + (size_t)CNN_GEMM_KC * CNN_GEMM_NC)
 
@@ -63,6 +65,16 @@ typedef struct {
     void (*bias_add)(float *y, const float *b, int rows, int cols);
     /* db (cols) accumulates the column sums of dy (rows, cols) */
     void (*bias_grad)(float *db, const float *dy, int rows, int cols);
+    /* Direct convolution of a one-channel input (the first layer of an MNIST network: K = k * k is too short a
+     * sum for a GEMM), for output rows [row0, row0 + rows) numbered as by cnn_im2col, zero padding:
+     * y (rows, oc) = taps (rows, K) . wt (K, oc) + b (oc), where taps are im2col's rows of x (n, h, w, 1) and wt
+     * is the weights (oc, k, k, 1) transposed (tap-major). Each sum runs over the taps in order from 0, then adds
+     * the bias: the same operations as the im2col + packed GEMM + bias_add path, so the same bits. */
+    void (*conv1ch_fwd)(float *y, const float *x, const float *wt, const float *b, size_t row0, int rows, int h,
+                        int w, int k, int stride, int pad, int oh, int ow, int oc);
+    /* dwt (K, oc) accumulates taps^T . dy over the same rows: the weight gradient, transposed (tap-major). */
+    void (*conv1ch_dw)(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w, int k,
+                       int stride, int pad, int oh, int ow, int oc);
 } cnn_kernels;
 
 /* The variants of this module, terminated by NULL: those compiled in (the first is the scalar reference), then
@@ -105,6 +117,11 @@ void cnn_im2col(float *col, const float *x, size_t row0, int rows, int h, int w,
 /* dx (n, h, w, c) accumulates the scatter-add of dcol (rows, k * k * c) for the same output rows. */
 void cnn_col2im_add(float *dx, const float *dcol, size_t row0, int rows, int h, int w, int c, int k, int stride,
                     int pad, int oh, int ow);
+
+/* taps (k * k) <- the window of output row `row` of a one-channel convolution of x (n, h, w, 1), zero outside
+ * the image (one row of cnn_im2col with c = 1). */
+void cnn_conv1ch_taps(float *taps, const float *x, size_t row, int h, int w, int k, int stride, int pad, int oh,
+                      int ow);
 
 /* exp(x) for float, the same polynomial in the scalar and the SIMD kernels so they agree bit for bit. */
 float cnn_expf_poly(float x);

@@ -206,6 +206,33 @@ static void bias_grad__scalar(float *db, const float *dy, int rows, int cols) {
         for (int j = 0; j < cols; j++) db[j] += dy[(size_t)r * cols + j];
 }
 
+static void conv1ch_fwd__scalar(float *y, const float *x, const float *wt, const float *b, size_t row0, int rows,
+                                int h, int w, int k, int stride, int pad, int oh, int ow, int oc) {
+    float taps[CNN_CONV1CH_MAX_TAPS];
+    int K = k * k;
+    for (int r = 0; r < rows; r++) {
+        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
+        float *yr = y + (size_t)r * oc;
+        for (int j = 0; j < oc; j++) {
+            float s = 0.0f;
+            for (int t = 0; t < K; t++) s += taps[t] * wt[(size_t)t * oc + j];
+            yr[j] = s + b[j];
+        }
+    }
+}
+
+static void conv1ch_dw__scalar(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w,
+                               int k, int stride, int pad, int oh, int ow, int oc) {
+    float taps[CNN_CONV1CH_MAX_TAPS];
+    int K = k * k;
+    for (int r = 0; r < rows; r++) {
+        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
+        const float *g = dy + (size_t)r * oc;
+        for (int t = 0; t < K; t++)
+            for (int j = 0; j < oc; j++) dwt[(size_t)t * oc + j] += taps[t] * g[j];
+    }
+}
+
 const cnn_kernels cnn_kernels_scalar = {
     .name = "scalar",
     .gemm = gemm__scalar,
@@ -227,4 +254,6 @@ const cnn_kernels cnn_kernels_scalar = {
     .bn_bwd_dx = bn_bwd_dx__scalar,
     .bias_add = bias_add__scalar,
     .bias_grad = bias_grad__scalar,
+    .conv1ch_fwd = conv1ch_fwd__scalar,
+    .conv1ch_dw = conv1ch_dw__scalar,
 };

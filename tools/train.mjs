@@ -46,7 +46,8 @@ Progress goes to stderr; the last line of stdout is one JSON object with the res
                          and N give the same weights
   --out FILE             where to save the model (.safetensors); checked before training starts. If training
                          diverges, the last good weights are saved there and the tool exits with status 1
-  --variant simd|scalar  which build of the core to use (default: simd where supported)
+  --variant V            kernels: relaxed (fused multiply-add), simd or scalar (default: the fastest this
+                         engine runs)
   -h, --help             this text
 `;
 
@@ -95,7 +96,7 @@ async function main() {
     throw new UsageError(`--schedule '${schedule}' (expected constant, step, exponential or cosine)`);
   }
   const variant = v.variant ?? 'auto';
-  if (!['auto', 'simd', 'scalar'].includes(variant)) throw new UsageError(`--variant '${variant}' (expected simd or scalar)`);
+  if (!['auto', 'relaxed', 'simd', 'scalar'].includes(variant)) throw new UsageError(`--variant '${variant}' (expected relaxed, simd or scalar)`);
   const epochs = numberOption(v, 'epochs', 1, { min: 1, max: 10000, integer: true });
   const batch = numberOption(v, 'batch', 32, { min: 1, max: 4096, integer: true });
   const seed = numberOption(v, 'seed', 1, { min: 0, max: 0xffffffff, integer: true });

@@ -2,6 +2,7 @@
  * values. Elementwise and pooling kernels must match bit for bit (NaN matches NaN); GEMM within
  * |a - r| <= atol + rtol * |r|, the tolerance scaled by the sum length. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,6 +307,40 @@ static void test_im2col(void) {
     }
 }
 
+/* The direct one-channel convolution kernels against im2col + the naive GEMM (+ bias): the same sums in the same
+ * order, so bit for bit, at output-channel counts around the 8 and 4 lanes blocks, with padding and strides.
+ * Weight gradients against dW = dY^T . col; rows numbered from a row0 inside the batch. */
+static void test_conv1ch(void) {
+    static const int ocs[] = {1, 3, 4, 5, 8, 9, 13, 32};
+    for (int trial = 0; trial < 24; trial++) {
+        int k = 1 + 2 * (trial % 3), stride = 1 + (trial / 3) % 2, pad = (trial / 6) % 2 ? (k - 1) / 2 : 0;
+        int oc = ocs[trial % 8], n = 2, h = 9 + trial % 4, w = 7 + trial % 3, K = k * k;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        size_t total = (size_t)n * oh * ow, row0 = (size_t)(trial % 5), rows = total - row0;
+        float *x = rand_buf((size_t)n * h * w, -1, 1), *wt = rand_buf((size_t)K * oc, -1, 1), *b = rand_buf(oc, -1, 1);
+        float *dy = rand_buf(rows * oc, -1, 1), *col = malloc(rows * K * sizeof(float));
+        float *ref = malloc(rows * oc * sizeof(float)), *dref = calloc((size_t)K * oc, sizeof(float));
+        cnn_im2col(col, x, row0, (int)rows, h, w, 1, k, stride, pad, oh, ow);
+        cnn_gemm__ref(ref, oc, col, K, 1, wt, oc, 1, (int)rows, oc, K, 0, NULL);          /* col . wt */
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < oc; j++) ref[r * oc + j] += b[j];
+        cnn_gemm__ref(dref, oc, col, 1, K, dy, oc, 1, K, oc, (int)rows, 0, NULL);           /* col^T . dy */
+        for (int v = 0; cnn_kernel_variants[v]; v++) {
+            const cnn_kernels *kv = cnn_kernel_variants[v];
+            float *y = malloc(rows * oc * sizeof(float)), *dwt = calloc((size_t)K * oc, sizeof(float));
+            kv->conv1ch_fwd(y, x, wt, b, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
+            kv->conv1ch_dw(dwt, x, dy, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
+            char what[96];
+            snprintf(what, sizeof what, "conv1ch_fwd k=%d stride=%d pad=%d oc=%d", k, stride, pad, oc);
+            compare_bits(what, kv->name, y, ref, rows * oc);
+            snprintf(what, sizeof what, "conv1ch_dw k=%d stride=%d pad=%d oc=%d", k, stride, pad, oc);
+            compare_bits(what, kv->name, dwt, dref, (size_t)K * oc);
+            free(y), free(dwt);
+        }
+        free(x), free(wt), free(b), free(dy), free(col), free(ref), free(dref);
+    }
+}
+
 #ifdef __wasm_simd128__
 /* Says whether this engine fuses relaxed_madd here: the 1 x 2 . 2 x 1 product (1, a) . (c, a) with
  * a = 1 + 2^-12 and c = -(1 + 2^-11) is c + a * a: 2^-24 when fused, 0 when a * a is rounded first. Either is
@@ -340,5 +375,6 @@ int main(void) {
     RUN(test_pooling);
     RUN(test_pooling_reference);
     RUN(test_im2col);
+    RUN(test_conv1ch);
     return check_summary();
 }
