@@ -62,6 +62,10 @@ test('wasmrelaxed: the same seed twice gives bit-identical weights; against scal
   assert.deepEqual(a.params, b.params, 'relaxed, twice');
   const ref = await trained(cnn, 'scalar'), simd = await trained(cnn, 'wasmsimd');
   assert.ok(ref.params.length > 500);
+  // wasmsimd does the reference's operations in the same order: the same bits, also in the scalar build
+  assert.deepEqual(simd.params, ref.params, 'wasmsimd and scalar kernels');
+  const scalarBuild = await loadCnn({ variant: 'scalar' });
+  assert.deepEqual((await trained(scalarBuild, 'scalar')).params, ref.params, 'the scalar build');
   // After training the weights moved far from their start, and every variant moved them the same way.
   const start = cnn.createModel(AWKWARD, { seed: 5, maxBatch: 16 }).params();
   assert.ok(maxRelDiff(ref.params, start).worst > 0.1, 'training changed the weights');
