@@ -1,6 +1,7 @@
 // add-wasmrelaxed.js - linked into the C test programs (--pre-js): adds the wasmrelaxed kernel variant before
-// main() runs, as web/cnn.mjs does for the page, so test_kernels checks it against the reference too.
-Module.preRun = [].concat(Module.preRun || [], function addWasmRelaxed() {
+// main() runs (onRuntimeInitialized comes after the runtime's start and before main), as web/cnn.mjs does for
+// the page, so test_kernels checks it against the reference too.
+Module.onRuntimeInitialized = function addWasmRelaxed() {
   require('v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
   var file = require('path').join(__dirname, '../../web/build/cnn-wasmrelaxed.wasm');
   var bytes = require('fs').readFileSync(file);
@@ -12,4 +13,4 @@ Module.preRun = [].concat(Module.preRun || [], function addWasmRelaxed() {
   var slot = table.grow(1);
   table.set(slot, kernel.exports.cnn_gemm_ukernel__wasmrelaxed);
   if (Module._cnn_kernels_add_wasmrelaxed(slot) !== 0) throw new Error('cnn_kernels_add_wasmrelaxed failed');
-});
+};
