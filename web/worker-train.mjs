@@ -19,8 +19,10 @@
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
  *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
  *                                        on them the new set waits (deferred: true) until the run ends
- *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
- *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
+ *   train {dataset, from, freeze, spec, seed, workers, fit} -> {bytes, info, history, stopped, workers}
+ *                                        freeze: layer names kept fixed when fine-tuning (from 'current');
+ *                                        workers: threads computing each batch (this one and workers - 1
+ *                                        replica workers, parallel.mjs; kept for the next run)
  *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
  *                                        diverged: the last good weights; the current model stays as it was
@@ -39,12 +41,14 @@ import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 import { heapNeed } from './shared/memory.mjs';
 import { describeRefusedModel } from './shared/model-file.mjs';
 import { histogram } from './shared/histogram.mjs';
+import { createReplicas } from './parallel.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
 const HISTOGRAM_MS = 1000;  // how often the page gets weight histograms during training
 const EVAL_CHUNK_MS = 100;  // work per evaluation call: progress and 'cancelEvaluation' are seen in between
 const EVAL_CHUNK_MAX = 2000;
 const DIVERGED = 4;         // CnnError status: a step made the loss or the weights non-finite (the step was undone)
+const MAX_WORKERS = 16;
 
 let cnnPromise = null;
 let current = null;         // the current Model
@@ -55,6 +59,7 @@ let training = null;        // {controller, paused, resume, sets} while training
 let activity = null;        // 'training' | 'evaluating' | 'loading' | null (see shared/busy-policy.mjs)
 let pendingDrawings = null; // {images, labels} received while a run trains on the drawings
 let evaluation = null;      // {cancelled} while evaluating
+let replicaPool = null;     // {count, replicas}: the replica workers of the last data-parallel run
 
 const rpc = serve({
   async init({ variant = 'auto' }) {
@@ -263,8 +268,26 @@ async function during(kind, fn) {
   }
 }
 
-async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
+/**
+ * The replica workers for a run on `workers` threads (none for one): kept between runs, replaced when the
+ * count changes. @returns {Promise<object|null>}
+ */
+async function replicasFor(cnn, workers) {
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new Error(`train: ${workers} workers (expected an integer in 1..${MAX_WORKERS})`);
+  }
+  if (replicaPool?.count !== workers - 1) {
+    replicaPool?.replicas.close();
+    replicaPool = null;
+    if (workers === 1) return null;
+    replicaPool = { count: workers - 1, replicas: await createReplicas(cnn, workers - 1) };
+  }
+  return replicaPool?.replicas ?? null;
+}
+
+async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 1, fit }) {
   const cnn = await core();
+  const replicas = await replicasFor(cnn, workers);
   const { data, owned } = trainingData(cnn, dataset, fit.limit);
   let model = null;
   training = {
@@ -287,6 +310,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     let history;
     const fitting = model.fit(data, {
       ...fitOptions,
+      replicas,
       signal: training.controller.signal,
       progressIntervalMs: 100,
       onProgress: (p) => {
@@ -329,7 +353,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     current = model;
     model = null;
     const bytes = current.save();
-    return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped }, [bytes.buffer]);
+    return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped, workers }, [bytes.buffer]);
   } finally {
     model?.free();
     if (owned) data.free();

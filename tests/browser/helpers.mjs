@@ -210,12 +210,12 @@ export async function screenshot(page, name, options = {}) {
   return path;
 }
 
-/** Sets the training form: {preset?, spec?, dataset?, from?, epochs, batch, limit, valSplit, lr, optimizer, schedule} */
+/** Sets the training form: {preset?, spec?, dataset?, from?, epochs, batch, limit, valSplit, lr, seed, workers, optimizer, schedule} */
 export async function setTrainForm(page, o) {
   if (o.preset) await page.selectOption('#preset', o.preset);
   if (o.spec) await fillSpec(page, o.spec);
   if (o.from) await page.selectOption('#train-from', o.from);
-  const fields = { epochs: '#epochs', batch: '#batch', limit: '#limit', valSplit: '#val-split', lr: '#lr', seed: '#seed' };
+  const fields = { epochs: '#epochs', batch: '#batch', limit: '#limit', valSplit: '#val-split', lr: '#lr', seed: '#seed', workers: '#workers' };
   for (const [k, sel] of Object.entries(fields)) if (o[k] !== undefined) await page.fill(sel, String(o[k]));
   if (o.optimizer) await page.selectOption('#optimizer', o.optimizer);
   if (o.schedule) await page.selectOption('#schedule', o.schedule);

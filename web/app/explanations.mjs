@@ -60,6 +60,9 @@ export const EXPLANATIONS = {
     '(the validation curve). Typical: 0.1.',
   seed: 'The random choices of a run (starting weights, order of the images, dropout) come from this number: ' +
     'the same seed gives the same network again.',
+  workers: 'How many threads train at once: each computes the gradients of its part of every batch, they are ' +
+    'averaged and one step applies them, so the result is the same as one thread training on the whole batch. ' +
+    'Starts at the number of cores of this computer. The same seed and number of workers give the same network.',
   augment: 'Shifts, rotates and scales each training image a little at random, so the network sees more ' +
     'variety; it helps with digits drawn off-centre or slanted.',
   momentum: 'SGD keeps this share of the previous step (0.9 is usual): it rolls through small bumps and speeds ' +

@@ -203,6 +203,10 @@ export function trainCard(p) {
           <label for="${p}seed">Seed</label>
           <input ${a('seed')} type="number" min="0" step="1" value="1" inputmode="numeric">
         </div>
+        <div class="field" data-explain="workers">
+          <label for="${p}workers">Workers</label>
+          <input ${a('workers')} type="number" min="1" max="16" step="1" value="1" inputmode="numeric">
+        </div>
         <div class="field check" data-explain="augment">
           <input ${a('augment')} type="checkbox">
           <label for="${p}augment">Augment (shift, rotate, scale)</label>

@@ -69,23 +69,25 @@ export class TrainController {
    * @param {string[]} [o.freeze] layers kept fixed (fine-tuning)
    * @param {string} [o.spec] architecture (from 'new') @param {string} [o.architecture] its name for the label
    * @param {number} o.seed @param {object} o.fit Model.fit options
+   * @param {number} [o.workers=1] threads computing each batch (data-parallel; the same seed and count give the
+   *   same weights)
    * @param {*} [o.owner] the widget starting the run
    * @param {() => Promise<void>} [o.check] runs first, inside the run (e.g. the view's architecture check)
    * @returns {Promise<{bytes, info, history, stopped, label, diverged?}>} throws when training did not
    *   complete; diverged: {message} when a step diverged (the last good weights are offered, not made current)
    */
-  async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, fit, owner = null, check }) {
+  async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, workers = 1, fit, owner = null, check }) {
     const { rt } = this;
     rt.guard('train');
     rt.setActivity('training', owner);
-    this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1 };
+    this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1, workers };
     let failure;
     try {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
-      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, fit });
+      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit });
       const n = result.history?.epochs.length ?? 0;
       const frozen = freeze.length ? `, ${freeze.join(' + ')} frozen` : '';
       const run = result.diverged ? `${DATASET_NAMES[dataset]}${frozen} (diverged: the last good weights)`

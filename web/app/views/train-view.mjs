@@ -8,8 +8,16 @@ import { adaptSpec } from '../spec.mjs';
 import { parts, setEnabled, ErrorSlot, fieldError, download } from './dom.mjs';
 
 const SMOOTHING = 0.9; // exponential moving average of the per-batch curves
-const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'augment'];
+const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'workers', 'augment'];
+/** Training threads a page starts with: one per core, at most this many. */
+export const MAX_DEFAULT_WORKERS = 4;
 const ADVANCED_FIELDS = ['momentum', 'nesterov', 'weight-decay', 'decoupled', 'warmup'];
+
+/** @returns {number} the training threads a form starts with: one per core of this computer, capped */
+export function defaultWorkers() {
+  const cores = globalThis.navigator?.hardwareConcurrency;
+  return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, Number.isInteger(cores) ? cores : 1));
+}
 
 /** The training card of one widget. */
 export class TrainView {
@@ -90,6 +98,7 @@ export class TrainView {
       this._initialized = resolve;
       rt.whenTrainerReady().catch(reject);
     });
+    $('workers').value = String(defaultWorkers());
     this.applyDefaults(defaults);
     if (rt.state.model) this.showFreezeLayers(rt.state.model.info.layers);
     if (rt.state.trainerReady) this._init();
@@ -101,12 +110,13 @@ export class TrainView {
    * @property {string} [preset] keras, pytorch, mlp or small @property {string} [spec] spec text (instead of a preset)
    * @property {number} [epochs] @property {number} [limit] training images @property {number} [batch]
    * @property {number} [validationSplit] @property {number} [lr] @property {'adam'|'sgd'} [optimizer]
-   * @property {'new'|'current'} [from] @property {number} [seed]
+   * @property {'new'|'current'} [from] @property {number} [seed] @property {number} [workers] training threads
+   *   (default: the number of cores, at most MAX_DEFAULT_WORKERS)
    */
   /** @param {TrainDefaults} d */
   applyDefaults(d) {
     const { $ } = this;
-    const fields = { epochs: 'epochs', limit: 'limit', batch: 'batch', validationSplit: 'val-split', lr: 'lr', seed: 'seed' };
+    const fields = { epochs: 'epochs', limit: 'limit', batch: 'batch', validationSplit: 'val-split', lr: 'lr', seed: 'seed', workers: 'workers' };
     for (const [k, id] of Object.entries(fields)) if (d[k] !== undefined && d[k] !== null) $(id).value = String(d[k]);
     if (d.optimizer) $('optimizer').value = d.optimizer;
     if (d.from) $('train-from').value = d.from;
@@ -299,8 +309,10 @@ export class TrainView {
     this.accChart.add(0, x, acc);
     this.chartSummary(`batch ${loss.toFixed(3)}`, `batch ${(100 * acc).toFixed(1)}%`);
     if (this.rt.state.paused) return;
+    const workers = this.rt.train.run?.workers ?? 1;
     this.progress(p.imagesDone / p.imagesTotal,
-      `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} images/s · ` +
+      `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} images/s` +
+      `${workers > 1 ? ` on ${workers} workers` : ''} · ` +
       `${duration(p.etaSeconds)} left`);
   }
 
@@ -347,6 +359,7 @@ export class TrainView {
       from,
       freeze: from === 'current' ? this.freezeNames() : [],
       seed: num('seed', 'Seed', 0, 4294967295, true),
+      workers: num('workers', 'Workers', 1, 16, true),
       fit: {
         optimizer: $('optimizer').value,
         lr: num('lr', 'Learning rate', 1e-7, 10, false),
