@@ -265,22 +265,23 @@ async function during(kind, fn) {
 
 async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
   const cnn = await core();
-  const { data, owned } = trainingData(cnn, dataset, fit.limit);
+  const { data, replay, reads } = trainingData(dataset, fit.limit);
   let model = null;
   training = {
-    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0,
-    sets: new Set(owned ? [] : [dataset]),
+    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(reads),
   };
   try {
     if (from === 'current') {
       if (!current) throw new Error('train: there is no current model to fine-tune');
       model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
+      model.reseed(seed); // a loaded model's generator starts at 0: the Seed field picks shuffle, dropout, augmentation
       model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
     } else {
       model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
     }
     checkFits(model, data, from);
-    const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
+    // with replay, 'limit' counts the replayed (MNIST) images of an epoch; the drawings are all used
+    const fitOptions = replay ? { ...fit, limit: undefined, replay } : { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
     let steps = 0;
     const start = performance.now();
     let lastSnapshot = start, lastHistograms = -Infinity;
@@ -332,7 +333,6 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped }, [bytes.buffer]);
   } finally {
     model?.free();
-    if (owned) data.free();
     training = null;
     if (pendingDrawings) {
       replaceDrawings(cnn, pendingDrawings.images, pendingDrawings.labels);
@@ -400,24 +400,22 @@ function summary(split) {
   return out;
 }
 
-/** The data set to train on; 'mnist+drawings' is built here (the user's drawings first, then MNIST). */
-function trainingData(cnn, dataset, limit) {
+/**
+ * The data set to train on, and the names of the data sets the run reads (kept while it runs). 'mnist+drawings'
+ * trains on the user's drawings with MNIST training images mixed into every epoch (fit's replay: min(limit,
+ * 60000) of them, drawn afresh each epoch, nothing copied).
+ */
+function trainingData(dataset, limit) {
   if (dataset === 'mnist+drawings') {
     const mnist = sets.mnist.train, mine = sets.drawings.train;
     if (!mnist) throw new Error('train: MNIST is not loaded');
-    if (!mine) throw new Error('train: there are no saved drawings yet (draw a digit and save it with its label)');
-    const nm = Math.min(limit ?? mnist.count, mnist.count);
-    const images = new Uint8Array((mine.count + nm) * 784);
-    const labels = new Uint8Array(mine.count + nm);
-    images.set(mine.images(0, mine.count), 0);
-    labels.set(mine.labels(), 0);
-    images.set(mnist.images(0, nm), mine.count * 784);
-    labels.set(mnist.labels().subarray(0, nm), mine.count);
-    return { data: cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 }), owned: true };
+    if (!mine) throw new Error('train: there are no saved drawings to train on yet (draw a digit and save it with its label)');
+    const perEpoch = Math.min(limit ?? mnist.count, mnist.count);
+    return { data: mine, replay: { data: mnist, perEpoch }, reads: ['drawings', 'mnist'] };
   }
   const data = sets[dataset]?.train;
   if (!data) throw new Error(`train: the ${dataset} training set is not loaded`);
-  return { data, owned: false };
+  return { data, replay: null, reads: [dataset] };
 }
 
 /** A clear message when a model cannot take a data set (the core checks too, in its own words). */
@@ -426,8 +424,8 @@ function checkFits(model, data, from) {
   const shape = model.inputShape;
   const hint = from === 'current' ? ' Train a new model for this data set.' : '';
   if (shape.join() !== dataShape.join()) {
-    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images ` +
-      `(architecture line 'input ${shapeText(dataShape)}').${hint}`);
+    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images` +
+      (from === 'current' ? '.' : ` (architecture line 'input ${shapeText(dataShape)}').`) + hint);
   }
   if (model.classes < data.classes) {
     throw new Error(`the data set has ${data.classes} classes (labels 0..${data.classes - 1}) but the model outputs ` +

@@ -110,7 +110,7 @@ export function createStudio(root, o = {}) {
   if (shown.includes('draw')) v.draw = new DrawView(section('draw'), rt, { owner, model, hints });
   const insightPad = v.draw ?? pad;
   if (shown.includes('insight') && insightPad) v.insight = new InsightView(section('insight'), rt, insightPad, { owner });
-  if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
+  if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.architectureText ?? null });
   if (shown.includes('data')) v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
   const dataset = () => v.data?.value ?? fixedDataset;
   // a gallery image goes into the pad, where the prediction and the insight views show it
