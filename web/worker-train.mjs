@@ -17,16 +17,20 @@
  *   validateSpec {spec}               -> model info            checks spec text (no model is built)
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
- *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
- *                                        on them the new set waits (deferred: true) until the run ends
+ *   setDrawings {images, labels, heldOut?} -> {train?, test?, deferred}  the user's own 28x28 samples; heldOut
+ *                                        (1 per image kept aside) makes the test split, the others the train
+ *                                        split; while a run trains on them the new set waits (deferred: true)
+ *   decodeIdx {images, labels}        -> {pixels, labels, count, height, width, channels}  IDX files (raw or .gz)
+ *                                        read and checked by the core, e.g. drawings to import
  *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
  *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
  *                                        diverged: the last good weights; the current model stays as it was
  *   pause, resume, stop               -> training control
- *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
- *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
+ *   evaluate {dataset, quiet?}        -> metrics, labels, predicted, confidence; events 'evalProgress'
+ *                                        {done, total} (none when quiet); -> {cancelled, done, total} after
+ *                                        cancelEvaluation. 'drawings': the held-out drawings
  *   cancelEvaluation                  -> {cancelling}          stops the evaluation after its current chunk
  *   images {dataset, split, indices}  -> {pixels, labels, height, width, channels}
  */
@@ -157,15 +161,28 @@ const rpc = serve({
     return summary(sets.custom);
   }),
 
-  async setDrawings({ images, labels }) {
+  async setDrawings({ images, labels, heldOut = null }) {
     const cnn = await core();
     if (training?.sets.has('drawings')) {
       // the run reads this data set: the new one replaces it when the run ends
-      pendingDrawings = { images, labels };
+      pendingDrawings = { images, labels, heldOut };
       return { ...summary(sets.drawings), deferred: true };
     }
-    replaceDrawings(cnn, images, labels);
+    replaceDrawings(cnn, { images, labels, heldOut });
     return summary(sets.drawings);
+  },
+
+  async decodeIdx({ images, labels }) {
+    const cnn = await core();
+    const data = cnn.datasetFromIdx(await gunzipIfNeeded(new Uint8Array(images), { name: 'images' }),
+      await gunzipIfNeeded(new Uint8Array(labels), { name: 'labels' }));
+    try {
+      const pixels = data.images(0, data.count), all = data.labels();
+      return new Transfer({ pixels, labels: all, count: data.count, height: data.height, width: data.width, channels: data.channels },
+        [pixels.buffer, all.buffer]);
+    } finally {
+      data.free();
+    }
   },
 
   train: (args) => during('training', () => trainRun(args)),
@@ -204,13 +221,14 @@ const rpc = serve({
     return { stopping: !!training };
   },
 
-  evaluate: ({ dataset }) => during('evaluating', async () => {
+  evaluate: ({ dataset, quiet = false }) => during('evaluating', async () => {
     const cnn = await core();
     if (!current) throw new Error('evaluate: no model loaded');
     const data = sets[dataset]?.test;
+    if (!data && dataset === 'drawings') throw new Error('evaluate: none of your drawings is held out yet (every 5th drawing of a digit is)');
     if (!data) throw new Error(`evaluate: the ${dataset} test set is not loaded`);
     checkFits(current, data, 'current');
-    return evaluateChunks(cnn, current, data);
+    return evaluateChunks(cnn, current, data, quiet);
   }),
 
   async images({ dataset, split = 'test', indices }) {
@@ -335,7 +353,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     model?.free();
     training = null;
     if (pendingDrawings) {
-      replaceDrawings(cnn, pendingDrawings.images, pendingDrawings.labels);
+      replaceDrawings(cnn, pendingDrawings);
       pendingDrawings = null;
     }
   }
@@ -346,7 +364,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
  * each and a look at 'cancelEvaluation' in between.
  * @returns {Promise<Transfer|{cancelled: true, done: number, total: number}>}
  */
-async function evaluateChunks(cnn, model, data) {
+async function evaluateChunks(cnn, model, data, quiet = false) {
   const n = data.count, k = model.classes;
   const predicted = new Int32Array(n), confidence = new Float32Array(n);
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
@@ -365,7 +383,7 @@ async function evaluateChunks(cnn, model, data) {
       confidence.set(r.confidence, first);
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
       first += count;
-      rpc.emit('evalProgress', { done: first, total: n });
+      if (!quiet) rpc.emit('evalProgress', { done: first, total: n });
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } finally {
@@ -379,11 +397,19 @@ async function evaluateChunks(cnn, model, data) {
   return new Transfer(result, [labels.buffer, predicted.buffer, confidence.buffer]);
 }
 
-function replaceDrawings(cnn, images, labels) {
+/** The drawings as the train split (not held out) and the test split (held out); a split without images is absent. */
+function replaceDrawings(cnn, { images, labels, heldOut }) {
   sets.drawings.train?.free();
+  sets.drawings.test?.free();
   sets.drawings = {};
-  if (labels.length > 0) {
-    sets.drawings.train = cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 });
+  for (const [split, held] of [['train', 0], ['test', 1]]) {
+    const picked = [];
+    for (let i = 0; i < labels.length; i++) if ((heldOut?.[i] ?? 0) === held) picked.push(i);
+    if (!picked.length) continue;
+    const im = new Uint8Array(picked.length * 784);
+    picked.forEach((idx, k) => im.set(images.subarray(idx * 784, (idx + 1) * 784), k * 784));
+    sets.drawings[split] = cnn.datasetFromArrays(im, Uint8Array.from(picked, (idx) => labels[idx]),
+      { height: 28, width: 28, channels: 1, classes: 10 });
   }
 }
 

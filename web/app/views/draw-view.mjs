@@ -338,13 +338,15 @@ export class DrawView {
     if (!this.lastInput) return;
     this.error.clear();
     try {
-      const { deferred } = await this.rt.drawings.save(this.lastInput, label);
-      this.rt.status(deferred
-        ? `Saved as ${label}. The run in progress trains on the drawings it started with; this one joins the next run.`
-        : `Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`,
+      const saved = await this.rt.drawings.save(this.lastInput, label);
+      this.rt.status(saved.heldOut
+        ? `Saved as ${label}, held out for testing (every 5th drawing of a digit is; it is never trained on).`
+        : saved.deferred
+          ? `Saved as ${label}. The run in progress trains on the drawings it started with; this one joins the next run.`
+          : `Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`,
       'info', 'drawings');
       this.clear();
-      this.onSaved?.(label);
+      this.onSaved?.(label, saved);
     } catch (e) {
       this.error.show(`The drawing could not be saved: ${e.message}`);
     }
