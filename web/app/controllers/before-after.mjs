@@ -25,7 +25,7 @@ export class BeforeAfterController {
     return from === 'current' && (dataset === 'drawings' || dataset === 'mnist+drawings');
   }
 
-  /** Measures the current model before the run. @param {string} label what the run is */
+  /** Measures the current model before the run. @param {string} label the data set it fine-tunes on */
   async before(label) {
     const { rt } = this;
     this._set({ label, phase: 'before', before: null, after: null });

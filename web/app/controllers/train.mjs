@@ -86,7 +86,7 @@ export class TrainController {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
       else if (measured) await rt.data.ensureMnist(['test']);
-      if (measured) await rt.beforeAfter.before(`fine-tuned on ${DATASET_NAMES[dataset]}`);
+      if (measured) await rt.beforeAfter.before(DATASET_NAMES[dataset]);
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
       const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, fit });

@@ -30,13 +30,18 @@ export class BeforeAfterView {
     note.textContent = {
       before: 'Measuring the model before fine-tuning…',
       after: 'Measuring the fine-tuned model…',
-      done: `${report.stopped ? 'Stopped early. ' : ''}Accuracy of the model before and after: ${report.label}. ` +
-        'Change in percentage points.',
+      done: `${report.stopped ? 'Stopped early. ' : ''}Accuracy in % before and after fine-tuning on ${report.label}; ` +
+        'the change in percentage points.',
       diverged: `The run diverged: the current model was not changed. ${report.message ?? ''}`,
       failed: `The run did not complete: ${report.message ?? ''}`,
     }[report.phase];
     const parts = [title, note];
-    if (report.before) parts.push(this._table(report));
+    if (report.before) {
+      const scroll = document.createElement('div');
+      scroll.className = 'scroll';
+      scroll.append(this._table(report));
+      parts.push(scroll);
+    }
     el.replaceChildren(...parts);
   }
 
@@ -80,15 +85,20 @@ export class BeforeAfterView {
           if (dir) td.className = dir;
         }
       };
-      const value = (m, i) => (i < 0 ? m.accuracy : m.perDigit[i]);
-      const pct = (v) => (v === null || v === undefined ? '—' : `${(100 * v).toFixed(1)}%`);
-      row('before', (i) => [pct(value(b, i))]);
-      row('after', (i) => [a ? pct(value(a, i)) : '—']);
+      // the overall figure with two decimals, each digit's with one; the change is that of the figures shown
+      const places = (i) => (i < 0 ? 2 : 1);
+      const shown = (m, i) => {
+        const v = m ? (i < 0 ? m.accuracy : m.perDigit[i]) : null;
+        return v === null ? null : Number((100 * v).toFixed(places(i)));
+      };
+      const pct = (v, i) => (v === null ? '—' : v.toFixed(places(i)));
+      row('before', (i) => [pct(shown(b, i), i)]);
+      row('after', (i) => [pct(shown(a, i), i)]);
       row('change', (i) => {
-        const x = a ? value(a, i) : null, y = value(b, i);
+        const x = shown(a, i), y = shown(b, i);
         if (x === null || y === null) return ['—'];
-        const d = Math.round(1000 * (x - y)) / 10; // points, one decimal
-        return [`${d > 0 ? '+' : d < 0 ? '−' : '±'}${Math.abs(d).toFixed(1)}`, d > 0 ? 'up' : d < 0 ? 'down' : ''];
+        const d = Number((x - y).toFixed(places(i)));
+        return [`${d > 0 ? '+' : d < 0 ? '−' : '±'}${Math.abs(d).toFixed(places(i))}`, d > 0 ? 'up' : d < 0 ? 'down' : ''];
       }, 'change');
     }
     return table;
