@@ -8,7 +8,7 @@
  * runtime (sharedRuntime()), so they share one data set download, one set of workers, and one writer of the
  * page's records in IndexedDB.
  *
- * Controllers (controllers/*.mjs): predict, models, data, drawings, train, evaluation.
+ * Controllers (controllers/*.mjs): predict, models, data, drawings, train, evaluation, beforeAfter.
  *
  * Events (on(topic, fn) returns a function that unsubscribes):
  *   'status'        {text, kind: 'info'|'busy'|'error', source}   the page-wide status line
@@ -18,8 +18,9 @@
  *   'activity'      {activity, owner, paused}                     what the training worker does (busy-policy.mjs)
  *   'model'         {model}                                       the current model changed
  *   'predictModel'  {info, note, drawable, error}                 the model answering predictions changed
- *   'samples'       {count, deferred}                             the user's drawings changed
+ *   'samples'       {count, held, deferred}                       the user's drawings changed (held: held out)
  *   'rescued'       {rescued}                                     last good weights of a diverged run (or null)
+ *   'report'        {report}                                      a fine-tune on drawings, before / after
  *   'data'          {mnist, custom}                               a data set was loaded
  *   'dataProgress'  {loaded, total, unpacking} | null             MNIST download (null: finished)
  *   'train:start', 'train:progress', 'train:epoch', 'train:paused', 'train:done', 'train:failed'  (train.mjs)
@@ -35,6 +36,7 @@ import { DataController } from './controllers/data.mjs';
 import { DrawingsController } from './controllers/drawings.mjs';
 import { TrainController } from './controllers/train.mjs';
 import { EvaluationController } from './controllers/evaluation.mjs';
+import { BeforeAfterController } from './controllers/before-after.mjs';
 
 const MEMORY_CHECK_MS = 1500; // idle time before the workers' heaps are looked at
 
@@ -60,9 +62,10 @@ function createState() {
     predict: { info: null, note: '', drawable: true, error: false }, // the model answering predictions
     mnist: {},             // loaded MNIST splits: {train?, test?} summaries {count, height, width, ...}
     custom: null,          // IDX data set from disk: {train, test} summaries
-    samples: [],           // the user's drawings [{pixels: Uint8Array(784), label}]
+    samples: [],           // the user's drawings [{key, pixels: Uint8Array(784), label, heldOut}] (drawings.mjs)
     evaluation: null,      // the last evaluation (labels, predicted, confidence, metrics, dataset)
     rescued: null,         // the last good weights of a diverged run: {bytes, info, label}
+    beforeAfter: null,     // the last fine-tune on drawings, measured before and after (before-after.mjs)
     status: { text: '', kind: 'info', source: '' },
   };
 }
@@ -89,6 +92,7 @@ export class Runtime {
     this.drawings = new DrawingsController(this);
     this.train = new TrainController(this);
     this.evaluation = new EvaluationController(this);
+    this.beforeAfter = new BeforeAfterController(this);
   }
 
   /** A URL inside the site. @param {string} path e.g. 'build/pretrained.safetensors' */

@@ -8,14 +8,17 @@
  *
  * Atomic writes: every change is one IndexedDB transaction, and a transaction is all or nothing. A model is
  * one record (bytes, label and time together), so a reload or a crash in the middle of saving leaves the
- * previous model, whole; adding a drawing is one record; deleting all drawings of a scope is one transaction.
+ * previous model, whole; adding, relabelling or deleting a drawing is one transaction, and so are adding many
+ * (an import) and deleting all drawings of a scope.
  */
 
 const DB_NAME = 'cnn-wasm';
 // v1: models under the key 'current', drawings without a scope. v2: scoped (v1 records move to 'studio').
 const DB_VERSION = 2;
 const MODELS = 'models';     // key: scope -> {bytes: Uint8Array, label: string, savedAt: number}
-const SAMPLES = 'samples';   // auto key -> {scope, pixels: Uint8Array(784), label: number, savedAt: number}
+// auto key -> {scope, pixels: Uint8Array(784), label: number, savedAt: number, heldOut?: boolean}; heldOut: kept
+// aside for testing, never trained on (controllers/drawings.mjs decides it once; records of older pages lack it)
+const SAMPLES = 'samples';
 const BY_SCOPE = 'scope';    // index of SAMPLES on scope
 const V1_SCOPE = 'studio';
 
@@ -107,23 +110,68 @@ export class ScopedStorage {
     return run(MODELS, 'readwrite', (s) => s.delete(this.scope));
   }
 
-  /** @returns {Promise<{key: number, pixels: Uint8Array, label: number}[]>} in the order they were saved */
+  /**
+   * @returns {Promise<{key: number, pixels: Uint8Array, label: number, heldOut?: boolean}[]>} in the order they
+   *   were saved (heldOut is missing on drawings kept by older versions of the page)
+   */
   loadSamples() {
     return run(SAMPLES, 'readonly', (s) => {
       const out = [];
       s.index(BY_SCOPE).openCursor(IDBKeyRange.only(this.scope)).onsuccess = (e) => {
         const c = e.target.result;
         if (!c) return;
-        out.push({ key: c.primaryKey, pixels: c.value.pixels, label: c.value.label });
+        const { pixels, label, heldOut } = c.value;
+        out.push({ key: c.primaryKey, pixels, label, ...(heldOut === undefined ? {} : { heldOut }) });
         c.continue();
       };
       return () => out.sort((a, b) => a.key - b.key);
     });
   }
 
-  /** @param {Uint8Array} pixels (28, 28) @param {number} label @returns {Promise<number>} the record's key */
-  addSample(pixels, label) {
-    return run(SAMPLES, 'readwrite', (s) => s.add({ scope: this.scope, pixels, label, savedAt: Date.now() }));
+  /**
+   * @param {Uint8Array} pixels (28, 28) @param {number} label @param {boolean} [heldOut=false] kept for testing
+   * @returns {Promise<number>} the record's key
+   */
+  addSample(pixels, label, heldOut = false) {
+    return run(SAMPLES, 'readwrite', (s) => s.add({ scope: this.scope, pixels, label, heldOut, savedAt: Date.now() }));
+  }
+
+  /**
+   * Adds several drawings in one transaction (all or none).
+   * @param {{pixels: Uint8Array, label: number, heldOut: boolean}[]} samples @returns {Promise<number[]>} their keys
+   */
+  addSamples(samples) {
+    return run(SAMPLES, 'readwrite', (s) => {
+      const savedAt = Date.now();
+      const reqs = samples.map(({ pixels, label, heldOut }) => s.add({ scope: this.scope, pixels, label, heldOut, savedAt }));
+      return () => reqs.map((r) => r.result);
+    });
+  }
+
+  /**
+   * Changes fields of drawings of this scope (label, heldOut), in one transaction (keys of other scopes, or of
+   * no drawing, are left alone).
+   * @param {{key: number, label?: number, heldOut?: boolean}[]} changes
+   */
+  updateSamples(changes) {
+    return run(SAMPLES, 'readwrite', (s) => {
+      for (const { key, ...fields } of changes) {
+        const get = s.get(key);
+        get.onsuccess = () => {
+          if (get.result?.scope === this.scope) s.put({ ...get.result, ...fields }, key);
+        };
+      }
+    });
+  }
+
+  /** Deletes one drawing of this scope. @param {number} key */
+  deleteSample(key) {
+    return run(SAMPLES, 'readwrite', (s) => {
+      const get = s.get(key);
+      get.onsuccess = () => {
+        if (get.result?.scope === this.scope) s.delete(key);
+      };
+    });
   }
 
   /** Deletes every drawing of this scope, in one transaction. */

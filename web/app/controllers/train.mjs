@@ -16,6 +16,7 @@
  *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
  */
 import { DATASET_NAMES, DataController } from './data.mjs';
+import { BeforeAfterController } from './before-after.mjs';
 
 /** Presets the page offers besides the core's own (keras, pytorch, mlp). */
 export const PRESETS_IN_PAGE = {
@@ -81,10 +82,13 @@ export class TrainController {
     rt.guard('train');
     rt.setActivity('training', owner);
     this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1, workers };
+    const measured = BeforeAfterController.applies({ dataset, from }); // a fine-tune on drawings: before / after
     let failure;
     try {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
+      else if (measured) await rt.data.ensureMnist(['test']);
+      if (measured) await rt.beforeAfter.before(DATASET_NAMES[dataset]);
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
       const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit });
@@ -95,8 +99,12 @@ export class TrainController {
       result.label = from === 'current'
         ? `fine-tuned on ${run}, from ${rt.state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
         : `trained here: ${architecture}, ${run}`;
-      if (result.diverged) return this._diverged(result, owner);
+      if (result.diverged) {
+        if (measured) rt.beforeAfter.ended('diverged', '');
+        return this._diverged(result, owner);
+      }
       await rt.models.commit(result.bytes, result.info, result.label);
+      if (measured) await rt.beforeAfter.after(owner, result.stopped);
       if (rt.state.rescued) {
         rt.state.rescued = null; // a newer model is current: the weights of an older diverged run go
         rt.emit('rescued', { rescued: null });
@@ -110,6 +118,7 @@ export class TrainController {
       return result;
     } catch (e) {
       failure = e;
+      if (measured) rt.beforeAfter.ended('failed', e.message);
       // the prediction worker may hold a snapshot of the abandoned model: give it the current one back
       await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
     } finally {
