@@ -22,9 +22,12 @@ export class LineChart {
     new ResizeObserver(() => this.redraw()).observe(canvas);
   }
 
-  /** @param {{name: string, color: string, points?: number[][], dots?: boolean, width?: number}[]} series */
+  /**
+   * @param {{name: string, color: string, points?: number[][], dots?: boolean, line?: boolean, width?: number}[]} series
+   *   line: false draws the dots only
+   */
   setSeries(series) {
-    this.series = series.map((s) => ({ points: [], dots: false, width: 1.5, ...s }));
+    this.series = series.map((s) => ({ points: [], dots: false, line: true, width: 1.5, ...s }));
     this.redraw();
   }
 
@@ -118,7 +121,7 @@ export class LineChart {
       ctx.lineJoin = 'round';
       ctx.beginPath();
       s.points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
-      ctx.stroke();
+      if (s.line) ctx.stroke();
       if (s.dots) {
         for (const [x, y] of s.points) {
           ctx.beginPath();
