@@ -36,7 +36,7 @@ export class LibraryController {
     const stored = rt.storage ? await rt.storage.listModels() : { entries: [], currentId: null };
     rt.state.library = {
       entries: [pretrainedEntry(this._pretrainedAccuracy), ...stored.entries],
-      currentId: rt.state.model?.id ?? stored.currentId ?? PRETRAINED_ID,
+      currentId: rt.state.model ? rt.state.model.id : (stored.currentId ?? PRETRAINED_ID),
       kept: !!rt.storage,
     };
     rt.emit('library', rt.state.library);
@@ -60,13 +60,21 @@ export class LibraryController {
     if (run) this._curve = null;
     if (!rt.storage) return null;
     const meta = {
-      name: label.slice(0, NAME_MAX), label, source, spec: info.spec, paramCount: info.paramCount, classes: info.classes,
+      name: this._freeName(label.slice(0, NAME_MAX - 5)), label, source, spec: info.spec, paramCount: info.paramCount, classes: info.classes,
       ...(history ? { history: { epochs: history.epochs, stopped: !!history.stopped } } : {}),
       ...(curve?.length ? { curve } : {}),
     };
     const id = await rt.storage.addModel(bytes, meta, { current });
-    await this.refresh();
+    if (!current) await this.refresh(); // else once it is current (ModelsController.makeCurrent)
     return id;
+  }
+
+  /** @param {string} name @returns {string} name, or name (2), (3) ... when the library has it already */
+  _freeName(name) {
+    const taken = new Set(this.rt.state.library.entries.map((e) => e.name));
+    let out = name;
+    for (let n = 2; taken.has(out); n++) out = `${name} (${n})`;
+    return out;
   }
 
   /**
@@ -84,7 +92,6 @@ export class LibraryController {
       const info = await rt.workers.trainer.call('setModel', { bytes: bytes.slice() });
       await rt.storage?.setCurrent(id === PRETRAINED_ID ? null : id);
       await rt.models.makeCurrent(bytes, info, entry.label, id);
-      await this.refresh();
       rt.status(`The current model is now ${entry.name}.`, 'info', 'library');
     });
   }

@@ -99,6 +99,7 @@ export class ModelsController {
     await rt.predict.setModel(bytes.slice(), rt.predict.currentNote());
     rt.evaluation.reset();
     rt.emit('model', { model: rt.state.model });
+    await rt.library.refresh().catch((e) => rt.status(`The model library cannot be read: ${e.message}`, 'error', 'storage'));
   }
 
   /**
