@@ -30,8 +30,8 @@ export class TransferController {
   async run({ epochs, preEpochs, limit, seed }, owner = null) {
     const { rt } = this;
     rt.guard('transferLab');
+    this.running = true; // before the activity event: views enable Stop on it
     rt.setActivity('training', owner);
-    this.running = true;
     try {
       await rt.data.ensureMnist(['train', 'test']);
       rt.emit('transfer:start', { owner, epochs });

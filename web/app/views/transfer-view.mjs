@@ -21,7 +21,7 @@ export class TransferView {
     this.owner = owner;
     this.$ = parts(root);
     this.error = new ErrorSlot(this.$('transfer-error'), rt, 'transfer', owner);
-    this.chart = new LineChart(this.$('chart-transfer'), { yMin: 0, yMax: 1, format: (v) => `${Math.round(v * 100)}%` });
+    this.chart = new LineChart(this.$('chart-transfer'), { yMin: 0, yMax: 1, xWhole: true, format: (v) => `${Math.round(v * 100)}%` });
     this.ways = Object.keys(TRANSFER_WAYS);
     this.chart.setSeries(this.ways.map((w) => ({ name: TRANSFER_WAYS[w].title, color: WAY_COLORS[w], dots: true, width: 2 })));
     this.$('transfer-start').addEventListener('click', () => this.start());
@@ -113,7 +113,9 @@ export class TransferView {
     const epochs = result.epochs;
     const head = ['way', 'before', ...Array.from({ length: epochs }, (_, i) => `epoch ${i + 1}`), 'training time', 'images/s'];
     const tr = (cells, tag = 'td') => `<tr>${cells.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<${tag}>${c}</${tag}>`)).join('')}</tr>`;
-    table.innerHTML = `<caption>Test accuracy on the digits 5–9 (${result.pretrain.images.toLocaleString('en-US')} training images of each half)</caption>
+    const { pretrain } = result;
+    table.innerHTML = `<caption>Test accuracy on the digits 5–9 (${pretrain.images.toLocaleString('en-US')} training images of each
+  half; pre-trained for ${pretrain.epochs} epoch${pretrain.epochs === 1 ? '' : 's'}: ${pct(pretrain.accuracy_0_4)} on 0–4)</caption>
 <thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join('')}</tr></thead>
 <tbody>${rows.map(([name, w]) => tr([TRANSFER_WAYS[name].title, pct(w.before), ...w.accuracy.map(pct), `${w.seconds.toFixed(1)} s`,
     w.images_per_second.toLocaleString('en-US')])).join('')}</tbody>`;
