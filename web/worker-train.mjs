@@ -29,6 +29,9 @@
  *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
  *                                        diverged: the last good weights; the current model stays as it was
+ *   transferLab {epochs, preEpochs, limit, seed, batch, lr} -> the lab's result (shared/transfer.mjs) on MNIST;
+ *                                        events 'transferProgress', 'transferPretrained', 'transferEpoch';
+ *                                        stop ends it (the current model is not touched)
  *   pause, resume, stop               -> training control
  *   evaluate {dataset, quiet?}        -> metrics, labels, predicted, confidence; events 'evalProgress'
  *                                        {done, total} (none when quiet); -> {cancelled, done, total} after
@@ -45,6 +48,7 @@ import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 import { heapNeed } from './shared/memory.mjs';
 import { describeRefusedModel } from './shared/model-file.mjs';
 import { histogram } from './shared/histogram.mjs';
+import { runTransferLab } from './shared/transfer.mjs';
 import { createReplicas } from './parallel.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
@@ -191,6 +195,8 @@ const rpc = serve({
   },
 
   train: (args) => during('training', () => trainRun(args)),
+
+  transferLab: (args) => during('training', () => transferRun(args)),
 
   pause() {
     if (training && !training.paused) {
@@ -380,6 +386,32 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 
       replaceDrawings(cnn, pendingDrawings);
       pendingDrawings = null;
     }
+  }
+}
+
+/** The transfer lab on MNIST (shared/transfer.mjs), stoppable like a training run. */
+async function transferRun({ epochs, preEpochs, limit, seed, batch = 32, lr = 2e-3 }) {
+  const cnn = await core();
+  const { train, test } = sets.mnist;
+  if (!train || !test) throw new Error('transfer lab: MNIST is not loaded');
+  training = {
+    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(['mnist']),
+  };
+  let last = 0;
+  try {
+    return await runTransferLab(cnn, {
+      train, test, epochs, preEpochs, limit, seed, batch, lr, signal: training.controller.signal,
+      onProgress: (p) => {
+        const t = performance.now();
+        if (t - last < 200) return;
+        last = t;
+        rpc.emit('transferProgress', p);
+      },
+      onPretrained: (p) => rpc.emit('transferPretrained', p),
+      onEpoch: (e) => rpc.emit('transferEpoch', e),
+    });
+  } finally {
+    training = null; // it reads MNIST only: drawings sent meanwhile were not deferred
   }
 }
 

@@ -135,10 +135,10 @@ test('two pads and a trainer on one page share one data set, one set of workers 
     ['replica-worker.mjs', 'worker-predict.mjs', 'worker-train.mjs'].flatMap((w) => (w === 'replica-worker.mjs' ? Array(cores - 1).fill(w) : [w])));
   assert.equal(data.length, 4, 'MNIST (train and test, images and labels) fetched once');
 
-  // the page's one writer kept the trained model in the page's scope; after a reload both pads use it
+  // the page's one writer kept the trained model (current) in the page's scope; after a reload both pads use it
   const keys = await page.evaluate(() => new Promise((resolve) => {
     indexedDB.open('cnn-wasm').onsuccess = (e) => {
-      const req = e.target.result.transaction('models').objectStore('models').getAllKeys();
+      const req = e.target.result.transaction('current').objectStore('current').getAllKeys();
       req.onsuccess = () => resolve(req.result);
     };
   }));

@@ -1,9 +1,9 @@
 /**
- * studio.mjs - createStudio(root, options): the studio's cards (draw, model, drawings, insight, data, train,
- * evaluate) inside root, each a view wired to the page's runtime. Several studios (and the custom elements and the
- * iframe embed, which are studios with some cards) can share a page: views only look inside their own root,
- * ids carry a per-studio prefix, and all of them share one runtime (workers, data sets, storage). Nothing is
- * created until createStudio is called.
+ * studio.mjs - createStudio(root, options): the studio's cards (draw, model, library, drawings, insight, data,
+ * train, evaluate, transfer) inside root, each a view wired to the page's runtime. Several studios (and the custom
+ * elements and the iframe embed, which are studios with some cards) can share a page: views only look inside
+ * their own root, ids carry a per-studio prefix, and all of them share one runtime (workers, data sets,
+ * storage). Nothing is created until createStudio is called.
  *
  * DOM events (on root, or through options.dispatch): 'ready', 'prediction', 'progress', 'epoch', 'done',
  * 'error'; payloads in docs/embed.md.
@@ -11,6 +11,7 @@
 import { sharedRuntime } from './runtime.mjs';
 import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard, insightCard } from './templates.mjs';
 import { drawingsCard } from './drawings-card.mjs';
+import { libraryCard, transferCard } from './lab-templates.mjs';
 import { applyTheme } from './theme.mjs';
 import { isTextEntry, onDrop } from './views/dom.mjs';
 import { addExplanations } from './views/explain.mjs';
@@ -23,12 +24,18 @@ import { EvaluateView } from './views/evaluate-view.mjs';
 import { InsightView } from './views/insight-view.mjs';
 import { DrawingsView } from './views/drawings-view.mjs';
 import { BeforeAfterView } from './views/before-after-view.mjs';
+import { LibraryView } from './views/library-view.mjs';
+import { TransferView } from './views/transfer-view.mjs';
 
-/** The studio's panels, in the order of the layout: draw, model and drawings in the left column, the rest on the right. */
-export const PANELS = ['draw', 'model', 'drawings', 'insight', 'data', 'train', 'evaluate'];
-const LEFT = new Set(['draw', 'model', 'drawings']);
+/**
+ * The studio's panels, in the order of the layout: draw, model, library and drawings in the left column, the
+ * rest on the right.
+ */
+export const PANELS = ['draw', 'model', 'library', 'drawings', 'insight', 'data', 'train', 'evaluate', 'transfer'];
+const LEFT = new Set(['draw', 'model', 'library', 'drawings']);
 const CARDS = {
-  draw: drawCard, model: modelCard, data: dataCard, train: trainCard, evaluate: evaluateCard, insight: insightCard, drawings: drawingsCard,
+  draw: drawCard, model: modelCard, library: libraryCard, drawings: drawingsCard, data: dataCard, train: trainCard,
+  evaluate: evaluateCard, insight: insightCard, transfer: transferCard,
 };
 
 /**
@@ -78,8 +85,8 @@ let instances = 0;
  *
  * @typedef {object} Studio
  * @property {HTMLElement} root @property {import('./runtime.mjs').Runtime} runtime
- * @property {{draw?: DrawView, model?: ModelView, data?: DataView, train?: TrainView, evaluate?: EvaluateView,
- *   insight?: InsightView, drawings?: DrawingsView, status?: StatusView}} views
+ * @property {{draw?: DrawView, model?: ModelView, library?: LibraryView, drawings?: DrawingsView, data?: DataView,
+ *   train?: TrainView, evaluate?: EvaluateView, insight?: InsightView, transfer?: TransferView, status?: StatusView}} views
  * @property {Promise<void>} ready resolves when the studio can act (predict, or train for a trainer alone)
  * @property {() => void} destroy removes its listeners (the runtime stays for the page's other widgets)
  */
@@ -117,6 +124,8 @@ export function createStudio(root, o = {}) {
   if (shown.includes('insight') && insightPad) v.insight = new InsightView(section('insight'), rt, insightPad, { owner });
   if (shown.includes('drawings')) v.drawings = new DrawingsView(section('drawings'), rt, { owner, draw: v.draw ?? null });
   if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.architectureText ?? null });
+  if (shown.includes('library')) v.library = new LibraryView(section('library'), rt, { owner });
+  if (shown.includes('transfer')) v.transfer = new TransferView(section('transfer'), rt, { owner });
   if (shown.includes('data')) {
     v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => { v.train?.datasetChanged(c); v.evaluate?.datasetChanged(c); } });
   }

@@ -11,7 +11,8 @@
  *   'train:histograms' {owner, epoch, step, layers: [{name, weights: {lo, hi, counts}, change: {kind, lo, hi,
  *                     counts} | null}]}                 about every second; change: 'updates' since the last
  *                                                       ones (or 'gradients' where the core exposes them)
- *   'train:done'     {owner, history, stopped, label}
+ *   'train:done'     {owner, history, stopped, label, kept?}   kept: false when a stopped fine-tune left the
+ *                                                       model it started from current
  *   'train:failed'   {owner, error}
  *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
  */
@@ -103,7 +104,12 @@ export class TrainController {
         if (measured) rt.beforeAfter.ended('diverged', '');
         return this._diverged(result, owner);
       }
-      await rt.models.commit(result.bytes, result.info, result.label);
+      const kept = { source: from === 'current' ? 'fine-tuned' : 'trained', history: result.history, run: true };
+      if (from === 'current' && result.stopped) {
+        if (measured) rt.beforeAfter.ended('failed', 'it was stopped, and the model it started from stays current.');
+        return await this._stoppedFineTune(result, kept, owner);
+      }
+      await rt.models.commit(result.bytes, result.info, result.label, kept);
       if (measured) await rt.beforeAfter.after(owner, result.stopped);
       if (rt.state.rescued) {
         rt.state.rescued = null; // a newer model is current: the weights of an older diverged run go
@@ -129,6 +135,21 @@ export class TrainController {
     rt.status(`Training did not complete: ${failure.message}`, 'error', 'train');
     rt.emit('train:failed', { owner, error: failure });
     throw failure;
+  }
+
+  /**
+   * A fine-tune stopped before its end: it is kept in the library, and the model it started from stays current
+   * (in the training worker too).
+   */
+  async _stoppedFineTune(result, kept, owner) {
+    const { rt } = this;
+    await rt.workers.trainer.call('setModel', { bytes: rt.state.model.bytes.slice() });
+    await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
+    const id = await rt.library.add(result.bytes, result.info, result.label, { ...kept, current: false });
+    rt.status('Fine-tuning stopped: the model it started from stays current' +
+      `${id === null ? '' : '; the partly fine-tuned one is kept in the model library'}.`, 'info', 'train');
+    rt.emit('train:done', { owner, history: result.history, stopped: true, label: result.label, kept: false });
+    return { ...result, kept: false };
   }
 
   /**

@@ -339,9 +339,10 @@ export class TrainView {
       this.owner?.dispatch?.('done', { stopped: false, diverged: true, label: result.label, epochs: [], testAccuracy: null });
       return;
     }
-    if (result.stopped) this.progressText('Stopped.');
+    if (result.stopped) this.progressText(result.kept === false ? 'Stopped: the model it started from stays current.' : 'Stopped.');
     else this.progress(1, 'Done.');
-    const evaluation = await this.afterTraining(result);
+    // a stopped fine-tune changed nothing current: nothing new to evaluate
+    const evaluation = result.kept === false ? null : await this.afterTraining(result);
     this.owner?.dispatch?.('done', {
       stopped: result.stopped, diverged: false, label: result.label, epochs: result.history.epochs,
       testAccuracy: evaluation?.accuracy ?? null,
