@@ -7,7 +7,7 @@
  * come from its last evaluation when there is one (the previous run's "after", or the evaluate card's).
  *
  * Events: 'report' {report} whenever the report changes; report (also state.beforeAfter):
- *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed', message?,
+ *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed'|'stopped', message?,
  *    before: {drawings, mnist}, after: {drawings, mnist} | null}
  *   each {count, accuracy, perDigit: (number|null)[10]} or null (no held-out drawings)
  */
@@ -50,7 +50,10 @@ export class BeforeAfterController {
     this._set({ ...report, phase: 'done', stopped, after: { drawings, mnist } });
   }
 
-  /** The run ended without a new model. @param {'diverged'|'failed'} phase @param {string} message */
+  /**
+   * The run ended without a new current model. @param {'diverged'|'failed'|'stopped'} phase stopped: a stopped
+   * fine-tune, kept in the library while the model it started from stays current @param {string} message
+   */
   ended(phase, message) {
     const report = this.rt.state.beforeAfter;
     if (report && report.phase !== 'done') this._set({ ...report, phase, message });

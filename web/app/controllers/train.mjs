@@ -106,7 +106,7 @@ export class TrainController {
       }
       const kept = { source: from === 'current' ? 'fine-tuned' : 'trained', history: result.history, run: true };
       if (from === 'current' && result.stopped) {
-        if (measured) rt.beforeAfter.ended('failed', 'it was stopped, and the model it started from stays current.');
+        if (measured) rt.beforeAfter.ended('stopped', '');
         return await this._stoppedFineTune(result, kept, owner);
       }
       await rt.models.commit(result.bytes, result.info, result.label, kept);

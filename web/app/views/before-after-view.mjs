@@ -32,6 +32,8 @@ export class BeforeAfterView {
       after: 'Measuring the fine-tuned model…',
       done: `${report.stopped ? 'Stopped early. ' : ''}Accuracy in % before and after fine-tuning on ${report.label}; ` +
         'the change in percentage points.',
+      stopped: 'Stopped early: the model it started from stays current (the partly fine-tuned one is kept in the ' +
+        'model library), so there is no "after" to show.',
       diverged: `The run diverged: the current model was not changed. ${report.message ?? ''}`,
       failed: `The run did not complete: ${report.message ?? ''}`,
     }[report.phase];
