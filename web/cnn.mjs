@@ -62,19 +62,21 @@ const isNode = typeof process === 'object' && !!process.versions?.node && typeof
 /**
  * Loads the module.
  * @param {object} [options]
- * @param {'auto'|'simd'|'scalar'} [options.variant='auto'] which build to load; 'auto' picks SIMD when supported
+ * @param {'auto'|'relaxed'|'simd'|'scalar'} [options.variant='auto'] which kernels to load: 'relaxed' the SIMD
+ *   build with the fused multiply-add GEMM (relaxed SIMD), 'simd' the SIMD build, 'scalar' the scalar build;
+ *   'auto' the first of these that this engine validates
  * @param {string|URL} [options.baseUrl] where the build/ files are (default: ./build/ next to this file)
  * @param {boolean} [options.debug=false] Node only: the SIMD build with assertions and SAFE_HEAP, which stops at
  *   the first out-of-bounds or misaligned heap access (build/debug/ of the repository; slow, for tests)
  * @returns {Promise<Cnn>}
  */
 export async function loadCnn({ variant = 'auto', baseUrl, debug = false } = {}) {
-  if (!['auto', 'simd', 'scalar'].includes(variant)) {
-    throw new CnnError(`loadCnn: variant '${variant}' (expected auto, simd or scalar)`, 1);
+  if (!['auto', 'relaxed', 'simd', 'scalar'].includes(variant)) {
+    throw new CnnError(`loadCnn: variant '${variant}' (expected auto, relaxed, simd or scalar)`, 1);
   }
   if (debug) return loadDebugBuild();
-  const simd = variant === 'simd' || (variant === 'auto' && simdSupported());
-  if (variant === 'simd' && !simdSupported()) {
+  const simd = variant === 'simd' || variant === 'relaxed' || (variant === 'auto' && simdSupported());
+  if (simd && variant !== 'auto' && !simdSupported()) {
     throw new CnnError('loadCnn: this engine does not support WebAssembly SIMD', 1);
   }
   const name = simd ? 'cnn-simd' : 'cnn-scalar';
@@ -83,15 +85,58 @@ export async function loadCnn({ variant = 'auto', baseUrl, debug = false } = {})
   const wasmUrl = new URL(`${name}.wasm`, base);
   const { default: factory } = await import(glueUrl.href);
   const moduleOptions = {};
+  // The relaxed-SIMD kernel module is fetched alongside the core (it is small) and added once the core runs.
+  const relaxedBytes = simd && variant !== 'simd'
+    ? readBuildFile(new URL('cnn-wasmrelaxed.wasm', base)).then((bytes) => ({ bytes }), (error) => ({ error })) : null;
   if (isNode) {
-    // Node's fetch cannot read file: URLs; hand the bytes over ourselves.
-    const { readFile } = await import('node:fs/promises');
-    moduleOptions.wasmBinary = await readFile(wasmUrl);
+    moduleOptions.wasmBinary = await readBuildFile(wasmUrl);
   } else {
     moduleOptions.locateFile = (file) => new URL(file, base).href;
   }
   const m = await factory(moduleOptions);
-  return new Cnn(m, simd ? 'simd' : 'scalar');
+  const cnn = new Cnn(m, simd ? 'simd' : 'scalar');
+  if (relaxedBytes) {
+    const why = await addRelaxedKernels(m, relaxedBytes);
+    if (!why) cnn.selectKernels('wasmrelaxed');
+    else if (variant === 'relaxed') throw new CnnError(`loadCnn: ${why}`, 1);
+  }
+  return cnn;
+}
+
+/** The bytes of a file of the build: read from disk in Node (its fetch cannot read file: URLs), else fetched. */
+async function readBuildFile(url) {
+  if (isNode) {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(url);
+  }
+  const r = await fetch(url, { credentials: 'same-origin' });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/**
+ * Adds the wasmrelaxed kernels to a loaded SIMD core (read: {bytes} of cnn-wasmrelaxed.wasm or {error}): the relaxed-SIMD micro-kernel module is instantiated with
+ * the core's memory and its function put into the core's function table, so the core calls it wasm to wasm.
+ * @returns {Promise<string|null>} null when added, else why not (the engine does not validate relaxed SIMD, ...)
+ */
+async function addRelaxedKernels(m, read) {
+  const { bytes, error } = await read;
+  if (error) return `the relaxed-SIMD kernels could not be read (${error.message})`;
+  if (!WebAssembly.validate(bytes) && isNode) {
+    // Node 20 validates relaxed SIMD only behind a V8 flag, which can be set before a module is compiled.
+    try {
+      (await import('node:v8')).default.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch { /* not settable here: the check below says no */ }
+  }
+  if (!WebAssembly.validate(bytes)) return 'this engine does not validate relaxed SIMD (fused multiply-add)';
+  const exports = Object.values(m.asm);
+  const memory = exports.find((e) => e instanceof WebAssembly.Memory);
+  const table = exports.find((e) => e instanceof WebAssembly.Table);
+  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
+  const slot = table.grow(1);
+  table.set(slot, instance.exports.cnn_gemm_ukernel__wasmrelaxed);
+  if (m._cnn_kernels_add_wasmrelaxed(slot) !== 0) return m.UTF8ToString(m._cnn_last_error());
+  return null;
 }
 
 /** The debug build for Node: a CommonJS module (its glue rejects Node as an ES module when assertions are on). */
@@ -152,12 +197,28 @@ export class Cnn {
     return this._m.HEAPU8.buffer.byteLength;
   }
 
-  /** @returns {string} the kernel variant in use ('wasmsimd' or 'scalar'). */
+  /** @returns {string} the kernel variant in use ('wasmrelaxed', 'wasmsimd' or 'scalar'). */
   get kernels() {
     return this._m.UTF8ToString(this._m._cnn_kernels_selected());
   }
 
-  /** Selects a kernel variant compiled into this build ('scalar' or 'wasmsimd'). @param {string} name */
+  /** @returns {string[]} the kernel variants this instance can select (see selectKernels) */
+  get kernelVariants() {
+    const names = [];
+    for (let i = 0, p; (p = this._m._cnn_kernels_name(i)); i++) names.push(this._m.UTF8ToString(p));
+    return names;
+  }
+
+  /** @returns {'relaxed'|'simd'|'scalar'} the loadCnn variant that gives this instance's build and kernels */
+  get variant() {
+    if (this.build === 'scalar') return 'scalar';
+    return this.kernels === 'wasmrelaxed' ? 'relaxed' : 'simd';
+  }
+
+  /**
+   * Selects a kernel variant of this instance: 'scalar' (the reference), 'wasmsimd' (SIMD build), 'wasmrelaxed'
+   * (SIMD build where the engine validates relaxed SIMD). Global to the instance. @param {string} name
+   */
   selectKernels(name) {
     this._withString(name, 'selectKernels', (p) => this._check(this._m._cnn_kernels_select(p)));
   }
@@ -669,6 +730,27 @@ export class Model extends HeapObject {
       this._cnn._check(m._cnn_model_layer_output(this._ptr, p, layer));
       return m.HEAPF32.slice(p >> 2, (p >> 2) + size);
     });
+  }
+
+  /**
+   * Per-layer profiling, for benchmarks: while on, each layer's forward pass, backward pass and optimizer update
+   * add their wall time to its counters (off, it costs nothing measurable). Turning it on zeroes the counters.
+   * @param {boolean} on
+   */
+  setProfiling(on) {
+    this._cnn._check(this._m._cnn_model_set_profiling(this._ptr, on ? 1 : 0));
+  }
+
+  /**
+   * The counters of setProfiling: milliseconds per layer since profiling was turned on (all steps together).
+   * @returns {{name: string, kind: string, forwardMs: number, backwardMs: number, updateMs: number}[]}
+   */
+  profile() {
+    const m = this._m, p = this._ptr;
+    return describeModel(m, p).layers.map((l, i) => ({
+      name: l.name, kind: l.kind, forwardMs: m._cnn_model_profile_ms(p, i, 0), backwardMs: m._cnn_model_profile_ms(p, i, 1),
+      updateMs: m._cnn_model_profile_ms(p, i, 2),
+    }));
   }
 
   /**

@@ -59,7 +59,7 @@ class Port {
 /**
  * Starts `count` workers, each loading its own instance of the core. Pass the result to Model.fit as
  * `replicas`; it can serve several fits, one at a time; close() stops the workers.
- * @param {import('./cnn.mjs').Cnn} cnn the calling thread's instance (its build is loaded in the workers)
+ * @param {import('./cnn.mjs').Cnn} cnn the calling thread's instance (its build and kernels are loaded in the workers)
  * @param {number} count workers besides the calling thread (0..255)
  * @param {{workerUrl?: string|URL}} [o] the worker script (default: replica-worker.mjs next to this file)
  * @returns {Promise<{ranks: number, begin(args: object): Promise<void>, step(trainer: object): Promise<object>,
@@ -81,7 +81,7 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
         ports.push(new Port(new Worker(url, { type: 'module', name: `replica ${i + 1}` }), false));
       }
     }
-    await Promise.all(ports.map((p) => p.request({ type: 'init', variant: cnn.build })));
+    await Promise.all(ports.map((p) => p.request({ type: 'init', variant: cnn.variant, kernels: cnn.kernels })));
   } catch (e) {
     ports.forEach((p) => p.close());
     throw e;

@@ -1,7 +1,7 @@
 /**
  * replica-worker.mjs - one replica of a model for data-parallel training (see parallel.mjs), in a Web Worker or a
  * Node worker thread. Messages, answered in order:
- *   init {variant}                                   -> {type: 'ready'}
+ *   init {variant, kernels}                          -> {type: 'ready'}   (the calling thread's kernels)
  *   begin {modelBytes, seed, maxBatch, frozen, images, labels, shape, replay, options} -> {type: 'ready'}
  *   compute                                          -> {type: 'grads', grads, stats}   (grads transferred)
  *   apply {sum}                                      (no answer: a failure comes back with the next compute)
@@ -25,8 +25,9 @@ function endRun() {
 }
 
 const handlers = {
-  async init({ variant }) {
+  async init({ variant, kernels }) {
     cnn = await loadCnn({ variant });
+    if (kernels && cnn.kernels !== kernels) cnn.selectKernels(kernels); // the same sums as the calling thread
     return { type: 'ready' };
   },
   begin({ modelBytes, seed, maxBatch, frozen, images, labels, shape, replay, options }) {

@@ -306,13 +306,32 @@ static void test_im2col(void) {
     }
 }
 
+#ifdef __wasm_simd128__
+/* Says whether this engine fuses relaxed_madd here: the 1 x 2 . 2 x 1 product (1, a) . (c, a) with
+ * a = 1 + 2^-12 and c = -(1 + 2^-11) is c + a * a: 2^-24 when fused, 0 when a * a is rounded first. Either is
+ * allowed (the GEMM test above holds both to the reference's tolerance); this only reports which. */
+static void report_fusion(void) {
+    float a = 1.0f + 0x1p-12f, c = -(1.0f + 0x1p-11f), out = 1.0f;
+    float lhs[2] = {1.0f, a}, rhs[2] = {c, a};
+    float *ws = malloc(CNN_GEMM_WORK_FLOATS * sizeof(float));
+    cnn_kernel_variants[2]->gemm(&out, 1, lhs, 2, 1, rhs, 1, 1, 1, 1, 2, 0, ws);
+    printf("# wasmrelaxed on this engine and CPU: %s (c + a * a = %g)\n", out != 0.0f ? "fused" : "not fused",
+           (double)out);
+    free(ws);
+}
+#endif
+
 int main(void) {
     cnn_rng_seed(&rng, 12345);
     int variants = 0;
     while (cnn_kernel_variants[variants]) variants++;
     printf("# kernel variants in this build: %d (selected: %s)\n", variants, cnn_kernels_selected());
 #ifdef __wasm_simd128__
-    CHECK(variants == 2, "the SIMD build must carry the scalar and the wasmsimd variants, has %d", variants);
+    /* tests/c/add-wasmrelaxed.js adds the relaxed-SIMD variant before main(), as cnn.mjs does */
+    CHECK(variants == 3 && !strcmp(cnn_kernel_variants[1]->name, "wasmsimd") &&
+          !strcmp(cnn_kernel_variants[2]->name, "wasmrelaxed"),
+          "the SIMD build must carry the scalar, wasmsimd and wasmrelaxed variants, has %d", variants);
+    report_fusion();
 #endif
     RUN(test_gemm);
     RUN(test_elementwise);
