@@ -44,6 +44,7 @@ test('each element: attributes and events', async (t) => {
   assert.deepEqual(ready.map((e) => e.target).sort(), ['explore', 'insight', 'pad', 'small', 'trainer']);
 
   // a model URL that is not there: an error event, the pad says why
+  await waitEvent(page, 'error', 'missing'); // (the fetch may end after the other widgets are ready)
   const [missing] = await events(page, 'error', 'missing');
   assert.match(missing.detail.message, /none\.safetensors could not be fetched \(HTTP 404\)/);
   assert.match(await page.textContent('#missing [data-part="prediction-note"]'), /HTTP 404/);
