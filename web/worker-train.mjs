@@ -17,8 +17,11 @@
  *   validateSpec {spec}               -> model info            checks spec text (no model is built)
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
- *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
- *                                        on them the new set waits (deferred: true) until the run ends
+ *   setDrawings {images, labels, heldOut?} -> {train?, test?, deferred}  the user's own 28x28 samples; heldOut
+ *                                        (1 per image kept aside) makes the test split, the others the train
+ *                                        split; while a run trains on them the new set waits (deferred: true)
+ *   decodeIdx {images, labels}        -> {pixels, labels, count, height, width, channels}  IDX files (raw or .gz)
+ *                                        read and checked by the core, e.g. drawings to import
  *   train {dataset, from, freeze, spec, seed, workers, fit} -> {bytes, info, history, stopped, workers}
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current');
  *                                        workers: threads computing each batch (this one and workers - 1
@@ -30,8 +33,9 @@
  *                                        events 'transferProgress', 'transferPretrained', 'transferEpoch';
  *                                        stop ends it (the current model is not touched)
  *   pause, resume, stop               -> training control
- *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
- *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
+ *   evaluate {dataset, quiet?}        -> metrics, labels, predicted, confidence; events 'evalProgress'
+ *                                        {done, total} (none when quiet); -> {cancelled, done, total} after
+ *                                        cancelEvaluation. 'drawings': the held-out drawings
  *   cancelEvaluation                  -> {cancelling}          stops the evaluation after its current chunk
  *   images {dataset, split, indices}  -> {pixels, labels, height, width, channels}
  */
@@ -166,15 +170,28 @@ const rpc = serve({
     return summary(sets.custom);
   }),
 
-  async setDrawings({ images, labels }) {
+  async setDrawings({ images, labels, heldOut = null }) {
     const cnn = await core();
     if (training?.sets.has('drawings')) {
       // the run reads this data set: the new one replaces it when the run ends
-      pendingDrawings = { images, labels };
+      pendingDrawings = { images, labels, heldOut };
       return { ...summary(sets.drawings), deferred: true };
     }
-    replaceDrawings(cnn, images, labels);
+    replaceDrawings(cnn, { images, labels, heldOut });
     return summary(sets.drawings);
+  },
+
+  async decodeIdx({ images, labels }) {
+    const cnn = await core();
+    const data = cnn.datasetFromIdx(await gunzipIfNeeded(new Uint8Array(images), { name: 'images' }),
+      await gunzipIfNeeded(new Uint8Array(labels), { name: 'labels' }));
+    try {
+      const pixels = data.images(0, data.count), all = data.labels();
+      return new Transfer({ pixels, labels: all, count: data.count, height: data.height, width: data.width, channels: data.channels },
+        [pixels.buffer, all.buffer]);
+    } finally {
+      data.free();
+    }
   },
 
   train: (args) => during('training', () => trainRun(args)),
@@ -215,13 +232,14 @@ const rpc = serve({
     return { stopping: !!training };
   },
 
-  evaluate: ({ dataset }) => during('evaluating', async () => {
+  evaluate: ({ dataset, quiet = false }) => during('evaluating', async () => {
     const cnn = await core();
     if (!current) throw new Error('evaluate: no model loaded');
     const data = sets[dataset]?.test;
+    if (!data && dataset === 'drawings') throw new Error('evaluate: none of your drawings is held out yet (every 5th drawing of a digit is)');
     if (!data) throw new Error(`evaluate: the ${dataset} test set is not loaded`);
     checkFits(current, data, 'current');
-    return evaluateChunks(cnn, current, data);
+    return evaluateChunks(cnn, current, data, quiet);
   }),
 
   async images({ dataset, split = 'test', indices }) {
@@ -294,22 +312,23 @@ async function replicasFor(cnn, workers) {
 async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 1, fit }) {
   const cnn = await core();
   const replicas = await replicasFor(cnn, workers);
-  const { data, owned } = trainingData(cnn, dataset, fit.limit);
+  const { data, replay, reads } = trainingData(dataset, fit.limit);
   let model = null;
   training = {
-    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0,
-    sets: new Set(owned ? [] : [dataset]),
+    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(reads),
   };
   try {
     if (from === 'current') {
       if (!current) throw new Error('train: there is no current model to fine-tune');
       model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
+      model.reseed(seed); // a loaded model's generator starts at 0: the Seed field picks shuffle, dropout, augmentation
       model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
     } else {
       model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
     }
     checkFits(model, data, from);
-    const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
+    // with replay, 'limit' counts the replayed (MNIST) images of an epoch; the drawings are all used
+    const fitOptions = replay ? { ...fit, limit: undefined, replay } : { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
     let steps = 0;
     const start = performance.now();
     let lastSnapshot = start, lastHistograms = -Infinity;
@@ -362,10 +381,9 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 
     return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped, workers }, [bytes.buffer]);
   } finally {
     model?.free();
-    if (owned) data.free();
     training = null;
     if (pendingDrawings) {
-      replaceDrawings(cnn, pendingDrawings.images, pendingDrawings.labels);
+      replaceDrawings(cnn, pendingDrawings);
       pendingDrawings = null;
     }
   }
@@ -402,7 +420,7 @@ async function transferRun({ epochs, preEpochs, limit, seed, batch = 32, lr = 2e
  * each and a look at 'cancelEvaluation' in between.
  * @returns {Promise<Transfer|{cancelled: true, done: number, total: number}>}
  */
-async function evaluateChunks(cnn, model, data) {
+async function evaluateChunks(cnn, model, data, quiet = false) {
   const n = data.count, k = model.classes;
   const predicted = new Int32Array(n), confidence = new Float32Array(n);
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
@@ -421,7 +439,7 @@ async function evaluateChunks(cnn, model, data) {
       confidence.set(r.confidence, first);
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
       first += count;
-      rpc.emit('evalProgress', { done: first, total: n });
+      if (!quiet) rpc.emit('evalProgress', { done: first, total: n });
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } finally {
@@ -435,11 +453,19 @@ async function evaluateChunks(cnn, model, data) {
   return new Transfer(result, [labels.buffer, predicted.buffer, confidence.buffer]);
 }
 
-function replaceDrawings(cnn, images, labels) {
+/** The drawings as the train split (not held out) and the test split (held out); a split without images is absent. */
+function replaceDrawings(cnn, { images, labels, heldOut }) {
   sets.drawings.train?.free();
+  sets.drawings.test?.free();
   sets.drawings = {};
-  if (labels.length > 0) {
-    sets.drawings.train = cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 });
+  for (const [split, held] of [['train', 0], ['test', 1]]) {
+    const picked = [];
+    for (let i = 0; i < labels.length; i++) if ((heldOut?.[i] ?? 0) === held) picked.push(i);
+    if (!picked.length) continue;
+    const im = new Uint8Array(picked.length * 784);
+    picked.forEach((idx, k) => im.set(images.subarray(idx * 784, (idx + 1) * 784), k * 784));
+    sets.drawings[split] = cnn.datasetFromArrays(im, Uint8Array.from(picked, (idx) => labels[idx]),
+      { height: 28, width: 28, channels: 1, classes: 10 });
   }
 }
 
@@ -456,24 +482,22 @@ function summary(split) {
   return out;
 }
 
-/** The data set to train on; 'mnist+drawings' is built here (the user's drawings first, then MNIST). */
-function trainingData(cnn, dataset, limit) {
+/**
+ * The data set to train on, and the names of the data sets the run reads (kept while it runs). 'mnist+drawings'
+ * trains on the user's drawings with MNIST training images mixed into every epoch (fit's replay: min(limit,
+ * 60000) of them, drawn afresh each epoch, nothing copied).
+ */
+function trainingData(dataset, limit) {
   if (dataset === 'mnist+drawings') {
     const mnist = sets.mnist.train, mine = sets.drawings.train;
     if (!mnist) throw new Error('train: MNIST is not loaded');
-    if (!mine) throw new Error('train: there are no saved drawings yet (draw a digit and save it with its label)');
-    const nm = Math.min(limit ?? mnist.count, mnist.count);
-    const images = new Uint8Array((mine.count + nm) * 784);
-    const labels = new Uint8Array(mine.count + nm);
-    images.set(mine.images(0, mine.count), 0);
-    labels.set(mine.labels(), 0);
-    images.set(mnist.images(0, nm), mine.count * 784);
-    labels.set(mnist.labels().subarray(0, nm), mine.count);
-    return { data: cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 }), owned: true };
+    if (!mine) throw new Error('train: there are no saved drawings to train on yet (draw a digit and save it with its label)');
+    const perEpoch = Math.min(limit ?? mnist.count, mnist.count);
+    return { data: mine, replay: { data: mnist, perEpoch }, reads: ['drawings', 'mnist'] };
   }
   const data = sets[dataset]?.train;
   if (!data) throw new Error(`train: the ${dataset} training set is not loaded`);
-  return { data, owned: false };
+  return { data, replay: null, reads: [dataset] };
 }
 
 /** A clear message when a model cannot take a data set (the core checks too, in its own words). */
@@ -482,8 +506,8 @@ function checkFits(model, data, from) {
   const shape = model.inputShape;
   const hint = from === 'current' ? ' Train a new model for this data set.' : '';
   if (shape.join() !== dataShape.join()) {
-    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images ` +
-      `(architecture line 'input ${shapeText(dataShape)}').${hint}`);
+    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images` +
+      (from === 'current' ? '.' : ` (architecture line 'input ${shapeText(dataShape)}').`) + hint);
   }
   if (model.classes < data.classes) {
     throw new Error(`the data set has ${data.classes} classes (labels 0..${data.classes - 1}) but the model outputs ` +

@@ -268,15 +268,22 @@ export async function otherOrigin() {
   };
 }
 
-/** Records DOM events of the given types on the document (they bubble out of the widgets). */
-export async function recordEvents(page, types) {
-  await page.evaluate((types) => {
-    window.events = [];
-    for (const t of types) {
-      document.addEventListener(t, (e) => {
-        const d = e.detail ?? {};
-        window.events.push({ type: t, target: e.target.id || e.target.localName, detail: { ...d, input: undefined, layers: undefined } });
-      });
-    }
-  }, types);
+/** In the page: records DOM events of the given types on the document into window.events. */
+function eventRecorder(types) {
+  window.events = [];
+  for (const t of types) {
+    document.addEventListener(t, (e) => {
+      const d = e.detail ?? {};
+      window.events.push({ type: t, target: e.target.id || e.target.localName, detail: { ...d, input: undefined, layers: undefined } });
+    });
+  }
+}
+
+/**
+ * Records DOM events of the given types on the document (they bubble out of the widgets). With early: from
+ * the start of every document the page loads next (call before it loads), so that no early event is missed.
+ */
+export async function recordEvents(page, types, { early = false } = {}) {
+  if (early) await page.addInitScript(eventRecorder, types);
+  else await page.evaluate(eventRecorder, types);
 }

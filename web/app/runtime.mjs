@@ -8,7 +8,8 @@
  * runtime (sharedRuntime()), so they share one data set download, one set of workers, and one writer of the
  * page's records in IndexedDB.
  *
- * Controllers (controllers/*.mjs): predict, models, library, data, drawings, train, evaluation, transfer.
+ * Controllers (controllers/*.mjs): predict, models, library, data, drawings, train, evaluation, beforeAfter,
+ * transfer.
  *
  * Events (on(topic, fn) returns a function that unsubscribes):
  *   'status'        {text, kind: 'info'|'busy'|'error', source}   the page-wide status line
@@ -19,8 +20,9 @@
  *   'model'         {model}                                       the current model changed
  *   'library'       {entries, currentId, kept}                    the model library changed (library.mjs)
  *   'predictModel'  {info, note, drawable, error}                 the model answering predictions changed
- *   'samples'       {count, deferred}                             the user's drawings changed
+ *   'samples'       {count, held, deferred}                       the user's drawings changed (held: held out)
  *   'rescued'       {rescued}                                     last good weights of a diverged run (or null)
+ *   'report'        {report}                                      a fine-tune on drawings, before / after
  *   'data'          {mnist, custom}                               a data set was loaded
  *   'dataProgress'  {loaded, total, unpacking} | null             MNIST download (null: finished)
  *   'train:start', 'train:progress', 'train:epoch', 'train:paused', 'train:done', 'train:failed'  (train.mjs)
@@ -37,6 +39,7 @@ import { DataController } from './controllers/data.mjs';
 import { DrawingsController } from './controllers/drawings.mjs';
 import { TrainController } from './controllers/train.mjs';
 import { EvaluationController } from './controllers/evaluation.mjs';
+import { BeforeAfterController } from './controllers/before-after.mjs';
 import { TransferController } from './controllers/transfer.mjs';
 
 const MEMORY_CHECK_MS = 1500; // idle time before the workers' heaps are looked at
@@ -64,9 +67,10 @@ function createState() {
     predict: { info: null, note: '', drawable: true, error: false }, // the model answering predictions
     mnist: {},             // loaded MNIST splits: {train?, test?} summaries {count, height, width, ...}
     custom: null,          // IDX data set from disk: {train, test} summaries
-    samples: [],           // the user's drawings [{pixels: Uint8Array(784), label}]
+    samples: [],           // the user's drawings [{key, pixels: Uint8Array(784), label, heldOut}] (drawings.mjs)
     evaluation: null,      // the last evaluation (labels, predicted, confidence, metrics, dataset)
     rescued: null,         // the last good weights of a diverged run: {bytes, info, label}
+    beforeAfter: null,     // the last fine-tune on drawings, measured before and after (before-after.mjs)
     status: { text: '', kind: 'info', source: '' },
   };
 }
@@ -94,6 +98,7 @@ export class Runtime {
     this.drawings = new DrawingsController(this);
     this.train = new TrainController(this);
     this.evaluation = new EvaluationController(this);
+    this.beforeAfter = new BeforeAfterController(this);
     this.transfer = new TransferController(this);
   }
 

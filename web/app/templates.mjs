@@ -26,6 +26,9 @@ export function drawCard(p, { save = true, title = 'Draw a digit' } = {}) {
   const a = attrs(p);
   return `<section class="card draw" aria-labelledby="${p}draw-title">
   <h2 ${a('draw-title')}>${title}</h2>
+  <p class="collect-prompt" ${a('collect-prompt')} aria-live="polite" hidden>Draw a <strong ${a('collect-digit')}></strong>
+    <button type="button" class="link" ${a('collect-skip')}>skip</button>
+    <button type="button" class="link" ${a('collect-stop')}>stop collecting</button></p>
   <div class="pad">
     <canvas ${a('draw-canvas')} data-testid="draw-canvas" width="400" height="400" role="img" tabindex="0"
       aria-label="Drawing surface: draw one digit with the mouse, a finger or a pen" aria-describedby="${p}pad-hint"></canvas>
@@ -280,6 +283,7 @@ export function trainCard(p) {
       growing may diverge.</p>
     <div class="hists" ${a('histograms')}><p class="note">Start training to see them.</p></div>
   </details>
+  <div class="before-after" ${a('before-after')} aria-live="polite" hidden></div>
 </section>`;
 }
 
@@ -290,6 +294,12 @@ export function evaluateCard(p) {
   <h2 ${a('eval-title')}>Evaluate</h2>
   <div class="eval-head">
     <button type="button" ${a('evaluate')} disabled>Evaluate on the test set</button>
+    <label class="eval-set"><span class="visually-hidden">Test set</span>
+      <select ${a('eval-set')} aria-label="Test set">
+        <option value="mnist">MNIST test set</option>
+        <option value="custom" disabled>IDX test files (none loaded)</option>
+        <option value="drawings" disabled>My drawings (held out)</option>
+      </select></label>
     <p class="accuracy">Test accuracy <strong ${a('test-accuracy')} data-testid="test-accuracy">—</strong></p>
     <div class="eval-running" ${a('eval-running')} hidden>
       <progress ${a('eval-progress')} max="1" value="0" aria-label="Evaluation progress"></progress>

@@ -28,6 +28,7 @@ export const REQUESTS = Object.freeze({
   loadMnist: ALWAYS,
   memory: ALWAYS,
   currentBytes: ALWAYS,
+  decodeIdx: ALWAYS,
   setDrawings: DEFERRED,
   train: IDLE,
   transferLab: IDLE,

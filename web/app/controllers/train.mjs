@@ -17,6 +17,7 @@
  *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
  */
 import { DATASET_NAMES, DataController } from './data.mjs';
+import { BeforeAfterController } from './before-after.mjs';
 
 /** Presets the page offers besides the core's own (keras, pytorch, mlp). */
 export const PRESETS_IN_PAGE = {
@@ -82,10 +83,13 @@ export class TrainController {
     rt.guard('train');
     rt.setActivity('training', owner);
     this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1, workers };
+    const measured = BeforeAfterController.applies({ dataset, from }); // a fine-tune on drawings: before / after
     let failure;
     try {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
+      else if (measured) await rt.data.ensureMnist(['test']);
+      if (measured) await rt.beforeAfter.before(DATASET_NAMES[dataset]);
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
       const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit });
@@ -96,10 +100,17 @@ export class TrainController {
       result.label = from === 'current'
         ? `fine-tuned on ${run}, from ${rt.state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
         : `trained here: ${architecture}, ${run}`;
-      if (result.diverged) return this._diverged(result, owner);
+      if (result.diverged) {
+        if (measured) rt.beforeAfter.ended('diverged', '');
+        return this._diverged(result, owner);
+      }
       const kept = { source: from === 'current' ? 'fine-tuned' : 'trained', history: result.history, run: true };
-      if (from === 'current' && result.stopped) return await this._stoppedFineTune(result, kept, owner);
+      if (from === 'current' && result.stopped) {
+        if (measured) rt.beforeAfter.ended('stopped', '');
+        return await this._stoppedFineTune(result, kept, owner);
+      }
       await rt.models.commit(result.bytes, result.info, result.label, kept);
+      if (measured) await rt.beforeAfter.after(owner, result.stopped);
       if (rt.state.rescued) {
         rt.state.rescued = null; // a newer model is current: the weights of an older diverged run go
         rt.emit('rescued', { rescued: null });
@@ -113,6 +124,7 @@ export class TrainController {
       return result;
     } catch (e) {
       failure = e;
+      if (measured) rt.beforeAfter.ended('failed', e.message);
       // the prediction worker may hold a snapshot of the abandoned model: give it the current one back
       await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
     } finally {

@@ -43,6 +43,7 @@ export class TrainView {
     this._starting = false;  // this view is between the click and the run's start (checking the architecture)
     this._specReady = false; // the editor holds a preset checked by the core
     this._fresh = false;     // the run started by this view has not reported progress yet (charts still old)
+    this._newSpec = null;    // while the editor shows the current model (fine-tuning): the new model's spec text
     const $ = this.$;
     this.error = new ErrorSlot($('train-error'), rt, 'train', owner);
 
@@ -63,7 +64,8 @@ export class TrainView {
       const lr = $('lr');
       if (['0.002', '0.05'].includes(lr.value)) lr.value = e.target.value === 'sgd' ? '0.05' : '0.002';
     });
-    for (const id of ['train-from', 'optimizer']) $(id).addEventListener('change', () => this.updateControls());
+    $('train-from').addEventListener('change', () => this.startChanged());
+    $('optimizer').addEventListener('change', () => this.updateControls());
     $('weight-decay').addEventListener('input', () => this.updateControls());
     $('train-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -84,7 +86,10 @@ export class TrainView {
     this._off = [
       rt.on('activity', () => this.updateControls()),
       rt.on('ready', () => this.updateControls()),
-      rt.on('model', ({ model }) => this.showFreezeLayers(model.info.layers)),
+      rt.on('model', ({ model }) => {
+        this.showFreezeLayers(model.info.layers);
+        if (this.fromCurrent) this.showCurrentSpec();
+      }),
       rt.on('trainerReady', () => this._init()),
       rt.on('train:start', mine((e) => this._runStarted(e))),
       rt.on('train:progress', mine((p) => this._progress(p))),
@@ -141,6 +146,7 @@ export class TrainView {
       await this.presetChanged(this.$('preset').value);
     }
     this._specReady = true;
+    if (this.fromCurrent) this.showCurrentSpec();
     this.updateControls();
     this._initialized();
   }
@@ -197,6 +203,11 @@ export class TrainView {
   /** The data set choice changed: adapt the architecture to its shape and classes. @param {string} choice */
   datasetChanged(choice) {
     const [shape, classes] = this.rt.data.shape(choice);
+    if (this.fromCurrent) {
+      // the editor shows the current model; the new-model text it keeps aside follows the data set
+      if (this._newSpec !== null) this._newSpec = adaptSpec(this._newSpec, shape, classes) ?? this._newSpec;
+      return;
+    }
     const adapted = adaptSpec(this.editor.text, shape, classes);
     if (adapted && adapted !== this.editor.text) {
       this.editor.setText(adapted);
@@ -204,6 +215,69 @@ export class TrainView {
       this.validateSoon();
       this.rt.status(`Architecture adapted to the data set: input ${shape.join('x')}, ${classes} classes.`, 'info', 'spec');
     }
+  }
+
+  /** @returns {string} the architecture of a new model (the editor's text, kept aside while fine-tuning) */
+  get architectureText() {
+    return this._newSpec ?? this.editor.text;
+  }
+
+  /** @returns {boolean} whether the form fine-tunes the current model */
+  get fromCurrent() {
+    return this.$('train-from').value === 'current';
+  }
+
+  /** "Start from" changed: the editor shows the current model's layers, or the new model's spec again. */
+  startChanged() {
+    if (this.fromCurrent) {
+      this.showCurrentSpec();
+    } else if (this._newSpec !== null) {
+      const text = this._newSpec;
+      this._newSpec = null;
+      this.editor.setText(text);
+      this.validate();
+    }
+    this.updateControls();
+  }
+
+  /**
+   * Fine-tuning keeps the current model's layers: the (disabled) editor shows them, and the new model's spec
+   * waits aside until "a new model" is chosen again. An architecture error no longer applies.
+   */
+  showCurrentSpec() {
+    const model = this.rt.state.model;
+    if (!model || !this._specReady) return;
+    this._newSpec ??= this.editor.text;
+    this._specSeq++; // a check of the new model's text still under way no longer applies
+    clearTimeout(this._specTimer);
+    this.editor.setText(model.info.spec);
+    this.editor.showShapes(model.info.layers);
+    this.specCheck(`The current model's layers (${model.info.paramCount.toLocaleString('en-US')} parameters): ` +
+      'fine-tuning keeps them. Choose "a new model" above to edit an architecture.', '');
+    this.rt.clearStatus('spec');
+  }
+
+  /**
+   * Whether the current model can be fine-tuned on the data set chosen; if not, the error is put on the
+   * "Start from" field (the architecture is the current model's own). @returns {boolean}
+   */
+  checkCurrentFits() {
+    const info = this.rt.state.model?.info;
+    if (!info) return true;
+    const dataset = this.dataset();
+    const [shape, classes] = this.rt.data.shape(dataset);
+    let why = '';
+    if (info.inputShape.join() !== shape.join()) {
+      why = `The current model takes ${info.inputShape.join('×')} images, but the data set has ${shape.join('×')} images`;
+    } else if (info.classes < classes) {
+      why = `The current model outputs ${info.classes} classes, but the data set has ${classes}`;
+    }
+    if (!why) return true;
+    const message = `${why}: choose "a new model" here to train one for it, or another data set.`;
+    fieldError(this.$('train-from'), message, () => this.rt.clearStatus('train-form'));
+    this.rt.status(message, 'error', 'train-form');
+    this.$('train-from').focus();
+    return false;
   }
 
   /** @param {string} text @param {'ok'|'error'|''} kind */
@@ -233,13 +307,14 @@ export class TrainView {
       e.field.focus();
       return;
     }
+    if (form.from === 'current' && !this.checkCurrentFits()) return;
     let result = null;
     this._starting = true;
     this._fresh = true;
     try {
       result = await rt.train.start({
         ...form,
-        spec: this.editor.text,
+        spec: this.architectureText,
         architecture: this.$('preset').value === 'custom' ? 'custom architecture' : this.$('preset').value,
         owner: this.owner,
         check: async () => {
@@ -387,11 +462,11 @@ export class TrainView {
     const idle = rt.allows('train') && this._specReady && !this._starting;
     const mine = rt.state.activity === 'training' && rt.state.owner === this.owner;
     for (const id of FORM_FIELDS) setEnabled($(id), idle);
-    const fromCurrent = $('train-from').value === 'current';
+    const fromCurrent = this.fromCurrent;
     $('preset').disabled ||= fromCurrent;
     $('freeze-box').hidden = !fromCurrent;
-    // fine-tuning keeps the current model's layers (listed to freeze): the architecture editor does not apply
-    for (const id of ['layer-editor', 'layer-kinds', 'spec-details', 'spec-check', 'skip-editor']) $(id).hidden = fromCurrent;
+    // fine-tuning keeps the current model's layers: the editor shows them, read-only (showCurrentSpec)
+    $('layer-kinds').hidden = fromCurrent;
     $('preset').closest('.field').hidden = fromCurrent;
     for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
     const sgd = $('optimizer').value === 'sgd';
