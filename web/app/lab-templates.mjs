@@ -3,10 +3,8 @@
  * element a view uses has a data-part name; ids carry the widget's prefix).
  */
 
-/** @param {string} p the id prefix @returns {(name: string) => string} the id and data-part attributes */
 import { KEEP_UNNAMED } from './controllers/library.mjs';
-
-const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
+import { attrs } from './templates.mjs';
 
 /** The model library: every kept model, the current one marked; use, rename, download, delete, compare. */
 export function libraryCard(p) {
