@@ -153,3 +153,26 @@ async function screenshotPath(name) {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   return `${SCREENSHOTS}/${name}.png`;
 }
+
+test('a library keeps every named model and the newest unnamed ones; each change is one transaction', async () => {
+  const kept = await page.evaluate(async () => {
+    const { ScopedStorage } = await import('./app/storage.mjs');
+    const lib = new ScopedStorage('test:keep');
+    const bytes = new Uint8Array([1, 2, 3]);
+    const a = await lib.addModel(bytes, { name: 'a' }, { keep: 2 });
+    await lib.updateModel(a.id, { name: 'mine', named: true });
+    const b = await lib.addModel(bytes, { name: 'b' }, { keep: 2 });
+    const c = await lib.addModel(bytes, { name: 'c' }, { keep: 2, current: false });
+    const d = await lib.addModel(bytes, { name: 'd' }, { keep: 2, current: false });
+    const { entries, currentId } = await lib.listModels();
+    const other = await new ScopedStorage('studio').listModels();
+    return { names: entries.map((e) => e.name), current: entries.find((e) => e.id === currentId)?.name,
+      removed: [b.removed, c.removed, d.removed], gone: await lib.modelBytes(c.id), otherScope: other.entries.length };
+  });
+  // b stays as the current model; c, the oldest unnamed one beyond two, made room for d
+  assert.deepEqual(kept.names, ['mine', 'b', 'd']);
+  assert.equal(kept.current, 'b');
+  assert.deepEqual(kept.removed, [[], [], ['c']]);
+  assert.equal(kept.gone, undefined, 'its bytes went with it');
+  assert.ok(kept.otherScope >= 2, 'another scope is not touched');
+});

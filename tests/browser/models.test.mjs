@@ -148,7 +148,7 @@ test('IDX files from disk: corrupt ones are refused; a 14x14, 3-class set trains
   // the pretrained model cannot be fine-tuned on it: a clear error
   await page.selectOption('#train-from', 'current');
   await page.click(tid('train-start'));
-  await waitStatus(/takes 28×28×1 images, but the data set has 14×14×1/);
+  await waitStatus(/The current model takes 28×28×1 images, but the data set has 14×14×1 images/);
   assert.ok(await statusIsError());
   await page.selectOption('#train-from', 'new');
 

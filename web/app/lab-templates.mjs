@@ -3,8 +3,8 @@
  * element a view uses has a data-part name; ids carry the widget's prefix).
  */
 
-/** @param {string} p the id prefix @returns {(name: string) => string} the id and data-part attributes */
-const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
+import { KEEP_UNNAMED } from './controllers/library.mjs';
+import { attrs } from './templates.mjs';
 
 /** The model library: every kept model, the current one marked; use, rename, download, delete, compare. */
 export function libraryCard(p) {
@@ -12,7 +12,8 @@ export function libraryCard(p) {
   return `<section class="card library" aria-labelledby="${p}library-title">
   <h2 ${a('library-title')}>Model library</h2>
   <p class="note" ${a('library-note')}>Every model you train, fine-tune or load is kept here as a new entry; the
-    current one answers the pad and is the one fine-tuned. Tick two to compare their training curves.</p>
+    current one answers the pad and is the one fine-tuned. Tick two to compare their training curves. The
+    ${KEEP_UNNAMED} newest are kept, and every one you rename.</p>
   <ul class="library-list" ${a('library-list')} aria-label="Kept models"></ul>
   <p class="field-error" ${a('library-error')} role="alert" hidden></p>
   <figure class="chart compare" ${a('compare-box')} hidden>

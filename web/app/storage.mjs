@@ -146,7 +146,8 @@ export class ScopedStorage {
    * @returns {Promise<{entries: LibraryEntry[], currentId: number|null}>}
    *
    * @typedef {object} LibraryEntry
-   * @property {number} id @property {string} name the user's name for it @property {string} label where it
+   * @property {number} id @property {string} name its name @property {boolean} [named] the user chose the name
+   *   (such entries are never removed to make room) @property {string} label where it
    *   came from @property {number} createdAt ms since 1970 @property {string} source 'trained' | 'fine-tuned' |
    *   'file' | 'rescued' | 'kept' @property {string} [spec] @property {number} [paramCount]
    *   @property {number} [classes] @property {object} [history] fit's {epochs: [...], stopped}
@@ -173,12 +174,31 @@ export class ScopedStorage {
 
   /**
    * Adds a model to the library, in one transaction with its bytes and, when current, the current pointer.
-   * @param {Uint8Array} bytes @param {Omit<LibraryEntry, 'id'>} meta @param {{current?: boolean}} [o]
-   * @returns {Promise<number>} the new entry's id
+   * With `keep`, the same transaction then deletes the oldest entries that the user has not named (never the
+   * current one) while there are more than `keep` unnamed entries.
+   * @param {Uint8Array} bytes @param {Omit<LibraryEntry, 'id'>} meta @param {{current?: boolean, keep?: number}} [o]
+   * @returns {Promise<{id: number, removed: string[]}>} the new entry's id, and the names of those deleted
    */
-  addModel(bytes, meta, { current = true } = {}) {
-    return run([LIBRARY, WEIGHTS, CURRENT], 'readwrite', (...stores) => {
-      return putEntry(stores[0].transaction, this.scope, bytes, { createdAt: Date.now(), ...meta }, current);
+  addModel(bytes, meta, { current = true, keep = Infinity } = {}) {
+    return run([LIBRARY, WEIGHTS, CURRENT], 'readwrite', (library, weights, pointer) => {
+      const add = putEntry(library.transaction, this.scope, bytes, { createdAt: Date.now(), ...meta }, current);
+      const removed = [];
+      add.addEventListener('success', () => {
+        if (!Number.isFinite(keep)) return;
+        pointer.get(this.scope).onsuccess = (e) => {
+          const currentId = current ? add.result : e.target.result;
+          library.index(BY_SCOPE).getAll(IDBKeyRange.only(this.scope)).onsuccess = (ev) => {
+            const unnamed = ev.target.result.filter((m) => !m.named);
+            const removable = unnamed.filter((m) => m.id !== currentId).sort((a, b) => a.id - b.id);
+            for (const m of removable.slice(0, Math.max(0, unnamed.length - keep))) {
+              library.delete(m.id);
+              weights.delete(m.id);
+              removed.push(m.name);
+            }
+          };
+        };
+      });
+      return () => ({ id: add.result, removed });
     });
   }
 

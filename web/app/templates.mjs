@@ -6,7 +6,7 @@
  */
 
 /** @param {string} p the id prefix @returns {(name: string) => string} the id and data-part attributes */
-const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
+export const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
 
 /** The status line and the notice for the scalar build. @param {string} p */
 export function studioHead(p) {

@@ -3,7 +3,8 @@
  * name, where it came from, its training record and curves, its test accuracy), which one is current, and
  * switching, renaming, deleting and downloading them. Every model the page makes current (trained,
  * fine-tuned, loaded from a file, rescued) becomes a new entry: nothing is overwritten, so an earlier model is
- * always one click away. The site's pretrained model is an entry of every library that is never stored (its
+ * always one click away (the library keeps the KEEP_UNNAMED newest entries the user has not named, and every
+ * named one). The site's pretrained model is an entry of every library that is never stored (its
  * id is PRETRAINED_ID) and cannot be deleted.
  *
  * Events: 'library' {entries, currentId}   the list or the current entry changed (also state.library)
@@ -16,6 +17,8 @@ export const PRETRAINED_ID = 'pretrained';
 const CURVE_POINTS = 240;
 const SMOOTHING = 0.9;
 const NAME_MAX = 80;
+/** Entries the user has not named that a library keeps (the oldest beyond them make room for new ones). */
+export const KEEP_UNNAMED = 20;
 
 /** Keeps the library of models and switches the current model between its entries. */
 export class LibraryController {
@@ -64,7 +67,11 @@ export class LibraryController {
       ...(history ? { history: { epochs: history.epochs, stopped: !!history.stopped } } : {}),
       ...(curve?.length ? { curve } : {}),
     };
-    const id = await rt.storage.addModel(bytes, meta, { current });
+    const { id, removed } = await rt.storage.addModel(bytes, meta, { current, keep: KEEP_UNNAMED });
+    if (removed.length) {
+      rt.status(`The library keeps the ${KEEP_UNNAMED} newest models you have not named: ${removed.join(', ')} ` +
+        `made room (rename a model to keep it).`, 'info', 'library');
+    }
     if (!current) await this.refresh(); // else once it is current (ModelsController.makeCurrent)
     return id;
   }
@@ -103,7 +110,7 @@ export class LibraryController {
     if (!clean) throw new Error('A model needs a name (at least one letter or digit).');
     if (clean.length > NAME_MAX) throw new Error(`A name has at most ${NAME_MAX} characters (this one has ${clean.length}).`);
     if (id === PRETRAINED_ID) throw new Error('The pretrained model keeps its name.');
-    await rt.storage.updateModel(id, { name: clean });
+    await rt.storage.updateModel(id, { name: clean, named: true });
     await this.refresh();
   }
 

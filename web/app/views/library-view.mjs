@@ -200,7 +200,7 @@ function facts(entry) {
     if (Number.isFinite(last.valAccuracy)) out.push(`validation ${(100 * last.valAccuracy).toFixed(1)}%`);
   }
   out.push(Number.isFinite(entry.testAccuracy) ? `test ${(100 * entry.testAccuracy).toFixed(2)}%` : 'test accuracy not measured');
-  if (entry.label !== entry.name) out.push(entry.label);
+  if (entry.named && entry.label !== entry.name) out.push(entry.label); // where a renamed model came from
   return out.join(' · ');
 }
 
