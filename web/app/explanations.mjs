@@ -54,7 +54,8 @@ export const EXPLANATIONS = {
   'schedule:exponential': 'Exponential: the learning rate shrinks a little after every step.',
   batch: 'How many images each step looks at before the weights change. Larger batches give smoother, fewer ' +
     'steps per epoch. Typical: 32 to 128.',
-  epochs: 'How many times training goes through all the images. One epoch of MNIST already gives about 98 %.',
+  epochs: 'How many times training goes through all the images. One epoch of MNIST already gives about 98.7 %; ' +
+    'the page starts at 3 (with the Keras preset, batch 64: about 99.0 % on the test set).',
   limit: 'Train on only the first images of the data set: fewer images, faster runs, a less accurate network.',
   'val-split': 'The share of the training images kept apart to check the network on images it did not train on ' +
     '(the validation curve). Typical: 0.1.',

@@ -188,11 +188,11 @@ export function trainCard(p) {
         </div>
         <div class="field" data-explain="batch">
           <label for="${p}batch">Batch size</label>
-          <input ${a('batch')} type="number" min="1" max="512" step="1" value="32" inputmode="numeric">
+          <input ${a('batch')} type="number" min="1" max="512" step="1" value="64" inputmode="numeric">
         </div>
         <div class="field" data-explain="epochs">
           <label for="${p}epochs">Epochs</label>
-          <input ${a('epochs')} type="number" min="1" max="100" step="1" value="1" inputmode="numeric">
+          <input ${a('epochs')} type="number" min="1" max="100" step="1" value="3" inputmode="numeric">
         </div>
         <div class="field" data-explain="limit">
           <label for="${p}limit">Training images</label>
