@@ -132,7 +132,7 @@ export class DrawingsView {
     this.error.clear();
     const s = this.rt.state.samples.find((x) => x.key === key);
     try {
-      this.selected = null;
+      this.showDetail(null);
       const { deferred } = await this.rt.drawings.remove(key);
       this.rt.status(`Deleted a drawing of a ${s.label}.${deferred ? ' The run in progress keeps training on the ones it started with.' : ''}`,
         'info', 'drawings');
