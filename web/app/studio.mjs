@@ -134,18 +134,21 @@ export function createStudio(root, o = {}) {
     v.beforeAfter = new BeforeAfterView(section('train').querySelector('[data-part="before-after"]'), rt);
   }
 
-  /** After a run: evaluate the new model on the test set when that is cheap enough to be expected. */
+  /**
+   * After a run: evaluate the new model on the test set when that is cheap enough to be expected. A fine-tune
+   * on drawings has evaluated it on MNIST already (before-after.mjs): that evaluation is used.
+   */
   async function afterTraining() {
     if (!evaluate) return null;
-    // a fine-tune on drawings has evaluated the new model on MNIST already (before-after.mjs)
-    if (rt.state.evaluation?.dataset === (v.evaluate?.evaluationSet() ?? 'mnist')) return rt.state.evaluation;
+    const set = v.evaluate?.evaluationSet() ?? (dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist');
+    const done = rt.state.evaluation?.dataset === set ? rt.state.evaluation : null; // reset when the model changes
     if (v.evaluate) {
-      if (v.evaluate.evaluationSet() === 'mnist' && !rt.state.mnist.test) return null;
+      if (done) return done;
+      if (set === 'mnist' && !rt.state.mnist.test) return null;
       return v.evaluate.run().catch(() => null);
     }
-    const set = dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist';
-    if (set === 'mnist' && !rt.state.mnist.test) return null;
-    const r = await rt.evaluation.run(set, owner).catch(() => null);
+    if (!done && set === 'mnist' && !rt.state.mnist.test) return null;
+    const r = done ?? await rt.evaluation.run(set, owner).catch(() => null);
     if (r) v.train?.progressText(`Done. Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count.toLocaleString('en-US')} test images.`);
     return r;
   }
