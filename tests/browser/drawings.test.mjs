@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import {
   missingPrerequisite, launch, openPage, gotoReady, tid, readMnistTest, drawDigit, settledPrediction, setTrainForm,
   waitIdle, screenshot,
+  paintDigit, downloadModel,
 } from './helpers.mjs';
 import { drawingsArchive } from '../../web/app/drawings-file.mjs';
 import { loadCnn } from '../../web/cnn.mjs';
@@ -29,28 +30,6 @@ const waitStatus = (page, re, timeout = 30000) => page.waitForFunction(
   (src) => new RegExp(src).test(document.querySelector('[data-testid="status"]').textContent), re.source, { timeout });
 const waitDone = (page, timeout = 120000) => page.waitForFunction(
   () => document.querySelector('#train-progress-text').textContent === 'Done.', null, { timeout });
-
-/** Paints a 28x28 digit large into the pad and waits for its prediction (the path a drawing takes). */
-async function paintDigit(page, pixels) {
-  return page.evaluate(async (px) => {
-    const canvas = document.querySelector('[data-testid="draw-canvas"]');
-    const small = document.createElement('canvas');
-    small.width = small.height = 28;
-    const img = small.getContext('2d').createImageData(28, 28);
-    px.forEach((v, j) => img.data.set([v, v, v, 255], 4 * j));
-    small.getContext('2d').putImageData(img, 0, 0);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.drawImage(small, 40, 40, canvas.width - 80, canvas.height - 80);
-    return (await window.cnnTest.drawn()).digit;
-  }, Array.from(pixels));
-}
-
-async function downloadModel(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
-  return fs.readFileSync(await download.path());
-}
 
 /** {label: [heldOut, ...]} of the gallery, in the order shown. */
 function gallery(page) {
@@ -142,15 +121,15 @@ test('"Save this drawing as" follows the prediction until the user picks a label
   const { page, context, errors } = await openPage(env);
   await waitIdle(page);
   const { images, labels } = readMnistTest(0, 2); // a 7 and a 2
-  await drawDigit(page, images[0]);
+  await drawDigit(page, images[0], { synthetic: true });
   assert.equal(await settledPrediction(page), String(labels[0]));
   assert.equal(await page.inputValue('#sample-label'), String(labels[0]));
   await page.selectOption('#sample-label', '4');
-  await drawDigit(page, images[0], { size: 0.5 }); // more ink: a new prediction, the label picked stays
+  await drawDigit(page, images[0], { size: 0.5, synthetic: true }); // more ink: a new prediction, the label picked stays
   await settledPrediction(page);
   assert.equal(await page.inputValue('#sample-label'), '4');
   await page.click(tid('clear-canvas'));
-  await drawDigit(page, images[1]);
+  await drawDigit(page, images[1], { synthetic: true });
   assert.equal(await settledPrediction(page), String(labels[1]));
   assert.equal(await page.inputValue('#sample-label'), String(labels[1]), 'a new drawing follows its prediction again');
   assert.deepEqual(errors, []);
