@@ -175,7 +175,8 @@ export class DrawingsView {
           (r.relabelled ? ` (${r.relabelled} of them with another label here: the label here is kept)` : '') + '.'
         : '';
       this.rt.status(`Imported ${r.added} drawing${r.added === 1 ? '' : 's'} from ${names}` +
-        `${r.added ? ` (${r.addedHeldOut} held out)` : ''}.${dup} You have ${r.count} now.`, 'info', 'drawings');
+        `${r.added ? ` (${r.addedHeldOut} held out)` : ''}.${dup} You have ${r.count} now.` +
+        `${r.deferred && r.added ? ' The run in progress keeps training on the ones it started with.' : ''}`, 'info', 'drawings');
     } catch (e) {
       this.error.show(`Nothing was imported from ${names}: ${e.message}`);
     }
