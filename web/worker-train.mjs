@@ -22,7 +22,8 @@
  *                                        split; while a run trains on them the new set waits (deferred: true)
  *   decodeIdx {images, labels}        -> {pixels, labels, count, height, width, channels}  IDX files (raw or .gz)
  *                                        read and checked by the core, e.g. drawings to import
- *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
+ *   train {dataset, from, freeze, spec, seed, fit, paused?} -> {bytes, info, history, stopped}
+ *                                        paused: pause at the first step (the page was paused before it began)
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
  *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
@@ -281,12 +282,12 @@ async function during(kind, fn) {
   }
 }
 
-async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
+async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit, paused = false }) {
   const cnn = await core();
   const { data, replay, reads } = trainingData(dataset, fit.limit);
   let model = null;
   training = {
-    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(reads),
+    controller: new AbortController(), paused, resume: null, pausedMs: 0, pausedAt: performance.now(), sets: new Set(reads),
   };
   try {
     if (from === 'current') {

@@ -278,6 +278,16 @@ test('a fine-tune on drawings reports before/after on the held-out drawings and 
 
   await page.selectOption('#dataset', 'drawings');
   await setTrainForm(page, { from: 'current', epochs: 2, batch: 8, valSplit: 0, lr: 0.0005, seed: 2 });
+  // Stop while the model is measured before the run: the run ends before it trains, the model unchanged
+  await page.click(tid('train-start'));
+  await page.waitForFunction(() => /Measuring the model before/.test(document.querySelector('#before-after').textContent));
+  await page.click(tid('train-stop'));
+  await page.waitForFunction(() => !document.querySelector('#train-error').hidden, null, { timeout: 30000 });
+  assert.match(await page.textContent('#train-error'), /stopped before training began; the model is unchanged/);
+  assert.match(await page.textContent('#before-after'), /The run did not complete: stopped before training began/);
+  assert.match(await page.textContent('#model-info'), /pretrained/);
+  await waitIdle(page);
+
   await page.click(tid('train-start'));
   await waitDone(page);
   await waitIdle(page); // the evaluate card's own evaluation after the run (on the test set chosen there)

@@ -33,6 +33,7 @@ export class BeforeAfterController {
     const mnist = this._known?.model === rt.state.model ? this._known.mnist
       : rt.state.evaluation?.dataset === 'mnist' ? figures(rt.state.evaluation) // of the current model (reset on change)
         : await this._measure('mnist');
+    this._known = { model: rt.state.model, mnist };
     this._set({ ...rt.state.beforeAfter, before: { drawings, mnist } });
   }
 
