@@ -7,7 +7,7 @@
  * come from its last evaluation when there is one (the previous run's "after", or the evaluate card's).
  *
  * Events: 'report' {report} whenever the report changes; report (also state.beforeAfter):
- *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed', message?,
+ *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed'|'unmeasured', message?, stopped?,
  *    before: {drawings, mnist}, after: {drawings, mnist} | null}
  *   each {count, accuracy, perDigit: (number|null)[10]} or null (no held-out drawings)
  */
@@ -43,12 +43,17 @@ export class BeforeAfterController {
     const report = rt.state.beforeAfter;
     if (!report?.before) return;
     this._set({ ...report, phase: 'after' });
-    const drawings = await this._measure('drawings');
-    const r = await rt.workers.trainer.call('evaluate', { dataset: 'mnist', quiet: true });
-    const mnist = figures(r);
-    await rt.evaluation.adopt(r, 'mnist', owner);
-    this._known = { model: rt.state.model, mnist };
-    this._set({ ...report, phase: 'done', stopped, after: { drawings, mnist } });
+    try {
+      const drawings = await this._measure('drawings');
+      const r = await rt.workers.trainer.call('evaluate', { dataset: 'mnist', quiet: true });
+      const mnist = figures(r);
+      await rt.evaluation.adopt(r, 'mnist', owner);
+      this._known = { model: rt.state.model, mnist };
+      this._set({ ...report, phase: 'done', stopped, after: { drawings, mnist } });
+    } catch (e) {
+      // the run itself succeeded (its model is current): only the table misses its "after" figures
+      this._set({ ...report, phase: 'unmeasured', message: e.message });
+    }
   }
 
   /** The run ended without a new model. @param {'diverged'|'failed'} phase @param {string} message */
