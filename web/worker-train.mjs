@@ -22,7 +22,8 @@
  *                                        split; while a run trains on them the new set waits (deferred: true)
  *   decodeIdx {images, labels}        -> {pixels, labels, count, height, width, channels}  IDX files (raw or .gz)
  *                                        read and checked by the core, e.g. drawings to import
- *   train {dataset, from, freeze, spec, seed, workers, fit} -> {bytes, info, history, stopped, workers}
+ *   train {dataset, from, freeze, spec, seed, workers, fit, paused?} -> {bytes, info, history, stopped, workers}
+ *                                        paused: pause at the first step (the page was paused before it began)
  *                                        freeze: layer names kept fixed when fine-tuning (from 'current');
  *                                        workers: threads computing each batch (this one and workers - 1
  *                                        replica workers, parallel.mjs; kept for the next run)
@@ -309,13 +310,13 @@ async function replicasFor(cnn, workers) {
   return replicaPool?.replicas ?? null;
 }
 
-async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 1, fit }) {
+async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 1, fit, paused = false }) {
   const cnn = await core();
   const replicas = await replicasFor(cnn, workers);
   const { data, replay, reads } = trainingData(dataset, fit.limit);
   let model = null;
   training = {
-    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(reads),
+    controller: new AbortController(), paused, resume: null, pausedMs: 0, pausedAt: performance.now(), sets: new Set(reads),
   };
   try {
     if (from === 'current') {

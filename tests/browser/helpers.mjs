@@ -193,6 +193,32 @@ function digitStrokes(pixels) {
   return strokes;
 }
 
+/**
+ * Paints a 28x28 digit large into the drawing pad and waits for its prediction (the path a drawing takes).
+ * @returns {Promise<number|null>} the predicted digit
+ */
+export async function paintDigit(page, pixels) {
+  return page.evaluate(async (px) => {
+    const canvas = document.querySelector('[data-testid="draw-canvas"]');
+    const small = document.createElement('canvas');
+    small.width = small.height = 28;
+    const img = small.getContext('2d').createImageData(28, 28);
+    px.forEach((v, j) => img.data.set([v, v, v, 255], 4 * j));
+    small.getContext('2d').putImageData(img, 0, 0);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(small, 40, 40, canvas.width - 80, canvas.height - 80);
+    return (await window.cnnTest.drawn()).digit;
+  }, Array.from(pixels));
+}
+
+/** Downloads the current model through the Model card's button. @returns {Promise<Buffer>} its bytes */
+export async function downloadModel(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
+  return fs.readFileSync(await download.path());
+}
+
 /** Waits for the prediction of the current drawing; @returns {Promise<string>} its text */
 export async function settledPrediction(page) {
   await page.waitForFunction(() => {

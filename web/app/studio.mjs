@@ -143,7 +143,10 @@ export function createStudio(root, o = {}) {
     v.beforeAfter = new BeforeAfterView(section('train').querySelector('[data-part="before-after"]'), rt);
   }
 
-  /** After a run: evaluate the new model on the test set when that is cheap enough to be expected. */
+  /**
+   * After a run: evaluate the new model on the test set when that is cheap enough to be expected. A fine-tune
+   * on drawings has evaluated it on MNIST already (before-after.mjs): that evaluation is used.
+   */
   async function afterTraining() {
     if (!evaluate) return null;
     const set = v.evaluate?.evaluationSet() ?? (dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist');

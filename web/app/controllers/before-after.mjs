@@ -7,7 +7,7 @@
  * come from its last evaluation when there is one (the previous run's "after", or the evaluate card's).
  *
  * Events: 'report' {report} whenever the report changes; report (also state.beforeAfter):
- *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed'|'stopped', message?,
+ *   {label, phase: 'before'|'after'|'done'|'diverged'|'failed'|'unmeasured'|'stopped', message?, stopped?,
  *    before: {drawings, mnist}, after: {drawings, mnist} | null}
  *   each {count, accuracy, perDigit: (number|null)[10]} or null (no held-out drawings)
  */
@@ -33,6 +33,7 @@ export class BeforeAfterController {
     const mnist = this._known?.model === rt.state.model ? this._known.mnist
       : rt.state.evaluation?.dataset === 'mnist' ? figures(rt.state.evaluation) // of the current model (reset on change)
         : await this._measure('mnist');
+    this._known = { model: rt.state.model, mnist };
     this._set({ ...rt.state.beforeAfter, before: { drawings, mnist } });
   }
 
@@ -42,12 +43,17 @@ export class BeforeAfterController {
     const report = rt.state.beforeAfter;
     if (!report?.before) return;
     this._set({ ...report, phase: 'after' });
-    const drawings = await this._measure('drawings');
-    const r = await rt.workers.trainer.call('evaluate', { dataset: 'mnist', quiet: true });
-    const mnist = figures(r);
-    await rt.evaluation.adopt(r, 'mnist', owner);
-    this._known = { model: rt.state.model, mnist };
-    this._set({ ...report, phase: 'done', stopped, after: { drawings, mnist } });
+    try {
+      const drawings = await this._measure('drawings');
+      const r = await rt.workers.trainer.call('evaluate', { dataset: 'mnist', quiet: true });
+      const mnist = figures(r);
+      await rt.evaluation.adopt(r, 'mnist', owner);
+      this._known = { model: rt.state.model, mnist };
+      this._set({ ...report, phase: 'done', stopped, after: { drawings, mnist } });
+    } catch (e) {
+      // the run itself succeeded (its model is current): only the table misses its "after" figures
+      this._set({ ...report, phase: 'unmeasured', message: e.message });
+    }
   }
 
   /**

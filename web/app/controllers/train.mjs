@@ -90,9 +90,11 @@ export class TrainController {
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
       else if (measured) await rt.data.ensureMnist(['test']);
       if (measured) await rt.beforeAfter.before(DATASET_NAMES[dataset]);
+      // Stop or Pause clicked before the worker trains (while checking, downloading or measuring)
+      if (this.run.stopRequested) throw new Error('stopped before training began; the model is unchanged');
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
-      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit });
+      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit, paused: rt.state.paused });
       const n = result.history?.epochs.length ?? 0;
       const frozen = freeze.length ? `, ${freeze.join(' + ')} frozen` : '';
       const run = result.diverged ? `${DATASET_NAMES[dataset]}${frozen} (diverged: the last good weights)`
@@ -185,6 +187,7 @@ export class TrainController {
   /** Stops the run after its current step (the model trained so far becomes current). */
   async stop() {
     if (!this.run) return;
+    this.run.stopRequested = true; // if the worker is not training yet, the run ends before it begins
     this.rt.status('Stopping after the current step…', 'busy', 'train');
     await this.rt.workers.trainer.call('stop');
   }

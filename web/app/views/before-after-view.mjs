@@ -36,6 +36,7 @@ export class BeforeAfterView {
         'model library), so there is no "after" to show.',
       diverged: `The run diverged: the current model was not changed. ${report.message ?? ''}`,
       failed: `The run did not complete: ${report.message ?? ''}`,
+      unmeasured: `The fine-tuned model is current, but it could not be measured: ${report.message ?? ''}`,
     }[report.phase];
     const parts = [title, note];
     if (report.before) {

@@ -7,6 +7,9 @@ import { renderImage } from '../draw.mjs';
 import { parts, setEnabled, onFiles, ErrorSlot, download } from './dom.mjs';
 import { CollectMode } from './collect-view.mjs';
 
+/** Drawings shown per digit at most (an import can bring thousands); the rest are counted. */
+const GROUP_MAX = 60;
+
 /** The "My drawings" card of one widget. */
 export class DrawingsView {
   /**
@@ -70,7 +73,13 @@ export class DrawingsView {
       h.querySelector('.note').textContent = `${mine.length} drawing${mine.length === 1 ? '' : 's'}${n ? `, ${n} held out` : ''}`;
       const list = document.createElement('ul');
       list.className = 'gallery small';
-      list.append(...mine.map((s, i) => this._thumb(s, i + 1)));
+      list.append(...mine.slice(0, GROUP_MAX).map((s, i) => this._thumb(s, i + 1)));
+      if (mine.length > GROUP_MAX) {
+        const more = document.createElement('li');
+        more.className = 'more note';
+        more.textContent = `+${(mine.length - GROUP_MAX).toLocaleString('en-US')} more`;
+        list.append(more);
+      }
       g.append(h, list);
       groups.push(g);
     }
@@ -90,7 +99,10 @@ export class DrawingsView {
     const c = document.createElement('canvas');
     renderImage(c, s.pixels, 28, 28, 1);
     b.append(c);
-    b.addEventListener('click', () => this.showDetail(s.key));
+    b.addEventListener('click', () => {
+      this.showDetail(s.key);
+      this.$('drawing-detail').scrollIntoView?.({ block: 'nearest' });
+    });
     li.append(b);
     return li;
   }
@@ -132,7 +144,7 @@ export class DrawingsView {
     this.error.clear();
     const s = this.rt.state.samples.find((x) => x.key === key);
     try {
-      this.selected = null;
+      this.showDetail(null);
       const { deferred } = await this.rt.drawings.remove(key);
       this.rt.status(`Deleted a drawing of a ${s.label}.${deferred ? ' The run in progress keeps training on the ones it started with.' : ''}`,
         'info', 'drawings');
@@ -163,7 +175,8 @@ export class DrawingsView {
           (r.relabelled ? ` (${r.relabelled} of them with another label here: the label here is kept)` : '') + '.'
         : '';
       this.rt.status(`Imported ${r.added} drawing${r.added === 1 ? '' : 's'} from ${names}` +
-        `${r.added ? ` (${r.addedHeldOut} held out)` : ''}.${dup} You have ${r.count} now.`, 'info', 'drawings');
+        `${r.added ? ` (${r.addedHeldOut} held out)` : ''}.${dup} You have ${r.count} now.` +
+        `${r.deferred && r.added ? ' The run in progress keeps training on the ones it started with.' : ''}`, 'info', 'drawings');
     } catch (e) {
       this.error.show(`Nothing was imported from ${names}: ${e.message}`);
     }
