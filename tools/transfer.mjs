@@ -3,6 +3,7 @@
 // CNN on the digits 0-4, then learn the digits 5-9 three ways (convolutions frozen, everything fine-tuned, from
 // scratch) and compare test accuracy after each epoch, time and speed.
 import { loadCnn } from '../web/cnn.mjs';
+import { runTransferLab } from '../web/shared/transfer.mjs';
 import { loadIdxPair } from './lib/mnist.mjs';
 import { numberOption, parseToolArgs, printResult, runTool, say, UsageError } from './lib/cli.mjs';
 
@@ -23,20 +24,6 @@ stderr; the last line of stdout is one JSON object.
   -h, --help           this text
 `;
 
-/** A data set of the images of ds whose labels are in [lo, lo + 5), relabelled 0..4, at most limit of them. */
-function half(cnn, ds, lo, limit) {
-  const labels = ds.labels();
-  const keep = [];
-  for (let i = 0; i < ds.count && keep.length < limit; i++) if (labels[i] >= lo && labels[i] < lo + 5) keep.push(i);
-  const size = ds.height * ds.width * ds.channels;
-  const images = new Uint8Array(keep.length * size), out = new Uint8Array(keep.length);
-  keep.forEach((idx, j) => {
-    images.set(ds.images(idx, 1), j * size);
-    out[j] = labels[idx] - lo;
-  });
-  return cnn.datasetFromArrays(images, out, { height: ds.height, width: ds.width, channels: ds.channels, classes: 5 });
-}
-
 async function main() {
   const { values: v } = parseToolArgs(process.argv.slice(2), Object.fromEntries(
     ['epochs', 'pretrain-epochs', 'limit', 'batch', 'lr', 'seed', 'workers'].map((k) => [k, { type: 'string' }])), USAGE);
@@ -51,48 +38,21 @@ async function main() {
 
   const cnn = await loadCnn();
   const [train, test] = [await loadIdxPair(cnn, 'train'), await loadIdxPair(cnn, 'test')];
-  const [trainA, testA, trainB, testB] = [half(cnn, train, 0, limit), half(cnn, test, 0, 1e7), half(cnn, train, 5, limit), half(cnn, test, 5, 1e7)];
-  const spec = cnn.createModel('keras', { maxBatch: 1 }).specWithClasses(5);
-  const fit = { batchSize: batch, lr, augment: false };
-
-  say(`pre-training on digits 0-4: ${trainA.count} images, ${preEpochs} epoch${preEpochs === 1 ? '' : 's'}`);
-  const base = cnn.createModel(spec, { seed, maxBatch: batch });
-  await base.fit(trainA, { ...fit, epochs: preEpochs });
-  const baseA = base.evaluate(testA).accuracy, baseB = base.evaluate(testB).accuracy;
-  say(`pre-trained: ${(100 * baseA).toFixed(2)}% on 0-4; on 5-9 before transfer: ${(100 * baseB).toFixed(2)}% (chance is 20%)`);
-  const pretrained = base.save();
-
-  const ways = {
-    frozen: { from: pretrained, freeze: ['conv1', 'conv2'] },
-    finetune: { from: pretrained, freeze: [] },
-    scratch: { from: null, freeze: [] },
-  };
-  const results = {};
-  for (const [name, way] of Object.entries(ways)) {
-    const model = way.from ? cnn.loadModel(way.from, { maxBatch: batch }) : cnn.createModel(spec, { seed: seed + 1, maxBatch: batch });
-    model.reseed(seed + 2); // the same shuffling and dropout for every way
-    if (way.freeze.length) model.freeze(way.freeze);
-    const curve = [];
-    let seconds = 0, images = 0;
-    for (let e = 1; e <= epochs; e++) {
-      const t0 = performance.now();
-      const h = await model.fit(trainB, { ...fit, epochs: 1, schedule: 'constant' });
-      seconds += (performance.now() - t0) / 1000;
-      images += h.epochs[0].steps * batch;
-      curve.push(model.evaluate(testB).accuracy);
-      say(`${name.padEnd(8)} epoch ${e}/${epochs}: test accuracy on 5-9 ${(100 * curve.at(-1)).toFixed(2)}%`);
-    }
-    results[name] = { accuracy: curve.map((a) => Math.round(a * 1e4) / 1e4), seconds: Math.round(seconds * 10) / 10,
-      images_per_second: Math.round(images / seconds), frozen: way.freeze };
-    model.free();
-  }
+  say(`pre-training on digits 0-4: ${preEpochs} epoch${preEpochs === 1 ? '' : 's'}`);
+  const r = await runTransferLab(cnn, {
+    train, test, epochs, preEpochs, limit, batch, lr, seed,
+    onPretrained: (p) => say(`pre-trained on ${p.images} images: ${(100 * p.accuracy04).toFixed(2)}% on 0-4; on 5-9 before ` +
+      `transfer: ${(100 * p.accuracy59).toFixed(2)}% (chance is 20%)`),
+    onEpoch: (e) => e.epoch > 0 && say(`${e.way.padEnd(8)} epoch ${e.epoch}/${epochs}: test accuracy on 5-9 ${(100 * e.accuracy).toFixed(2)}%`),
+  });
+  const results = r.ways;
   const col = (s, w) => String(s).padStart(w);
   say('');
   say(`${'way'.padEnd(9)}${Array.from({ length: epochs }, (_, i) => col(`epoch ${i + 1}`, 10)).join('')}${col('time', 9)}${col('images/s', 10)}`);
   for (const [name, r] of Object.entries(results)) {
     say(`${name.padEnd(9)}${r.accuracy.map((a) => col(`${(100 * a).toFixed(2)}%`, 10)).join('')}${col(`${r.seconds} s`, 9)}${col(r.images_per_second, 10)}`);
   }
-  printResult({ pretrain: { epochs: preEpochs, accuracy_0_4: baseA, accuracy_5_9_before: baseB }, epochs, batch, seed, ways: results });
+  printResult({ pretrain: r.pretrain, epochs, batch, seed, ways: results });
 }
 
 await runTool('transfer', main);

@@ -17,16 +17,26 @@
  *   validateSpec {spec}               -> model info            checks spec text (no model is built)
  *   loadMnist {splits}                -> {train?, test?}       fetch once; events 'dataProgress'
  *   loadIdxFiles {files: [{name, bytes}]} -> {train, test}     a data set picked from disk ("custom")
- *   setDrawings {images, labels}      -> {train?, deferred}    the user's own 28x28 samples; while a run trains
- *                                        on them the new set waits (deferred: true) until the run ends
- *   train {dataset, from, freeze, spec, seed, fit} -> {bytes, info, history, stopped}
- *                                        freeze: layer names kept fixed when fine-tuning (from 'current')
+ *   setDrawings {images, labels, heldOut?} -> {train?, test?, deferred}  the user's own 28x28 samples; heldOut
+ *                                        (1 per image kept aside) makes the test split, the others the train
+ *                                        split; while a run trains on them the new set waits (deferred: true)
+ *   decodeIdx {images, labels}        -> {pixels, labels, count, height, width, channels}  IDX files (raw or .gz)
+ *                                        read and checked by the core, e.g. drawings to import
+ *   train {dataset, from, freeze, spec, seed, workers, fit, paused?} -> {bytes, info, history, stopped, workers}
+ *                                        paused: pause at the first step (the page was paused before it began)
+ *                                        freeze: layer names kept fixed when fine-tuning (from 'current');
+ *                                        workers: threads computing each batch (this one and workers - 1
+ *                                        replica workers, parallel.mjs; kept for the next run)
  *                                        events 'progress', 'epoch', 'paused', 'snapshot', 'histograms'
  *                                     -> {diverged: {message, stepsDone, history}, bytes, info} when a step
  *                                        diverged: the last good weights; the current model stays as it was
+ *   transferLab {epochs, preEpochs, limit, seed, batch, lr} -> the lab's result (shared/transfer.mjs) on MNIST;
+ *                                        events 'transferProgress', 'transferPretrained', 'transferEpoch';
+ *                                        stop ends it (the current model is not touched)
  *   pause, resume, stop               -> training control
- *   evaluate {dataset}                -> metrics, labels, predicted, confidence; events 'evalProgress'
- *                                        {done, total}; -> {cancelled, done, total} after cancelEvaluation
+ *   evaluate {dataset, quiet?}        -> metrics, labels, predicted, confidence; events 'evalProgress'
+ *                                        {done, total} (none when quiet); -> {cancelled, done, total} after
+ *                                        cancelEvaluation. 'drawings': the held-out drawings
  *   cancelEvaluation                  -> {cancelling}          stops the evaluation after its current chunk
  *   images {dataset, split, indices}  -> {pixels, labels, height, width, channels}
  */
@@ -39,12 +49,15 @@ import { refusal, BUSY_STATUS } from './shared/busy-policy.mjs';
 import { heapNeed } from './shared/memory.mjs';
 import { describeRefusedModel } from './shared/model-file.mjs';
 import { histogram } from './shared/histogram.mjs';
+import { runTransferLab } from './shared/transfer.mjs';
+import { createReplicas } from './parallel.mjs';
 
 const SNAPSHOT_MS = 3000;   // how often the prediction worker gets the model in training
 const HISTOGRAM_MS = 1000;  // how often the page gets weight histograms during training
 const EVAL_CHUNK_MS = 100;  // work per evaluation call: progress and 'cancelEvaluation' are seen in between
 const EVAL_CHUNK_MAX = 2000;
 const DIVERGED = 4;         // CnnError status: a step made the loss or the weights non-finite (the step was undone)
+const MAX_WORKERS = 16;
 
 let cnnPromise = null;
 let current = null;         // the current Model
@@ -55,6 +68,7 @@ let training = null;        // {controller, paused, resume, sets} while training
 let activity = null;        // 'training' | 'evaluating' | 'loading' | null (see shared/busy-policy.mjs)
 let pendingDrawings = null; // {images, labels} received while a run trains on the drawings
 let evaluation = null;      // {cancelled} while evaluating
+let replicaPool = null;     // {count, replicas}: the replica workers of the last data-parallel run
 
 const rpc = serve({
   async init({ variant = 'auto' }) {
@@ -157,18 +171,33 @@ const rpc = serve({
     return summary(sets.custom);
   }),
 
-  async setDrawings({ images, labels }) {
+  async setDrawings({ images, labels, heldOut = null }) {
     const cnn = await core();
     if (training?.sets.has('drawings')) {
       // the run reads this data set: the new one replaces it when the run ends
-      pendingDrawings = { images, labels };
+      pendingDrawings = { images, labels, heldOut };
       return { ...summary(sets.drawings), deferred: true };
     }
-    replaceDrawings(cnn, images, labels);
+    replaceDrawings(cnn, { images, labels, heldOut });
     return summary(sets.drawings);
   },
 
+  async decodeIdx({ images, labels }) {
+    const cnn = await core();
+    const data = cnn.datasetFromIdx(await gunzipIfNeeded(new Uint8Array(images), { name: 'images' }),
+      await gunzipIfNeeded(new Uint8Array(labels), { name: 'labels' }));
+    try {
+      const pixels = data.images(0, data.count), all = data.labels();
+      return new Transfer({ pixels, labels: all, count: data.count, height: data.height, width: data.width, channels: data.channels },
+        [pixels.buffer, all.buffer]);
+    } finally {
+      data.free();
+    }
+  },
+
   train: (args) => during('training', () => trainRun(args)),
+
+  transferLab: (args) => during('training', () => transferRun(args)),
 
   pause() {
     if (training && !training.paused) {
@@ -204,13 +233,14 @@ const rpc = serve({
     return { stopping: !!training };
   },
 
-  evaluate: ({ dataset }) => during('evaluating', async () => {
+  evaluate: ({ dataset, quiet = false }) => during('evaluating', async () => {
     const cnn = await core();
     if (!current) throw new Error('evaluate: no model loaded');
     const data = sets[dataset]?.test;
+    if (!data && dataset === 'drawings') throw new Error('evaluate: none of your drawings is held out yet (every 5th drawing of a digit is)');
     if (!data) throw new Error(`evaluate: the ${dataset} test set is not loaded`);
     checkFits(current, data, 'current');
-    return evaluateChunks(cnn, current, data);
+    return evaluateChunks(cnn, current, data, quiet);
   }),
 
   async images({ dataset, split = 'test', indices }) {
@@ -263,30 +293,50 @@ async function during(kind, fn) {
   }
 }
 
-async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
+/**
+ * The replica workers for a run on `workers` threads (none for one): kept between runs, replaced when the
+ * count changes. @returns {Promise<object|null>}
+ */
+async function replicasFor(cnn, workers) {
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new Error(`train: ${workers} workers (expected an integer in 1..${MAX_WORKERS})`);
+  }
+  if (replicaPool?.count !== workers - 1) {
+    replicaPool?.replicas.close();
+    replicaPool = null;
+    if (workers === 1) return null;
+    replicaPool = { count: workers - 1, replicas: await createReplicas(cnn, workers - 1) };
+  }
+  return replicaPool?.replicas ?? null;
+}
+
+async function trainRun({ dataset, from, freeze = [], spec, seed = 1, workers = 1, fit, paused = false }) {
   const cnn = await core();
-  const { data, owned } = trainingData(cnn, dataset, fit.limit);
+  const replicas = await replicasFor(cnn, workers);
+  const { data, replay, reads } = trainingData(dataset, fit.limit);
   let model = null;
   training = {
-    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0,
-    sets: new Set(owned ? [] : [dataset]),
+    controller: new AbortController(), paused, resume: null, pausedMs: 0, pausedAt: performance.now(), sets: new Set(reads),
   };
   try {
     if (from === 'current') {
       if (!current) throw new Error('train: there is no current model to fine-tune');
       model = cnn.loadModel(current.save(), { maxBatch: fit.batchSize });
+      model.reseed(seed); // a loaded model's generator starts at 0: the Seed field picks shuffle, dropout, augmentation
       model.freeze(freeze); // the core says so if a name is not a parameter layer, or (in fit) if all are frozen
     } else {
       model = cnn.createModel(spec, { seed, maxBatch: fit.batchSize });
     }
     checkFits(model, data, from);
-    const fitOptions = { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
+    // with replay, 'limit' counts the replayed (MNIST) images of an epoch; the drawings are all used
+    const fitOptions = replay ? { ...fit, limit: undefined, replay } : { ...fit, limit: Math.min(fit.limit ?? data.count, data.count) };
     let steps = 0;
     const start = performance.now();
     let lastSnapshot = start, lastHistograms = -Infinity;
     let history;
     const fitting = model.fit(data, {
       ...fitOptions,
+      replicas,
       signal: training.controller.signal,
       progressIntervalMs: 100,
       onProgress: (p) => {
@@ -329,15 +379,40 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
     current = model;
     model = null;
     const bytes = current.save();
-    return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped }, [bytes.buffer]);
+    return new Transfer({ bytes, info: modelInfo(current), history, stopped: history.stopped, workers }, [bytes.buffer]);
   } finally {
     model?.free();
-    if (owned) data.free();
     training = null;
     if (pendingDrawings) {
-      replaceDrawings(cnn, pendingDrawings.images, pendingDrawings.labels);
+      replaceDrawings(cnn, pendingDrawings);
       pendingDrawings = null;
     }
+  }
+}
+
+/** The transfer lab on MNIST (shared/transfer.mjs), stoppable like a training run. */
+async function transferRun({ epochs, preEpochs, limit, seed, batch = 32, lr = 2e-3 }) {
+  const cnn = await core();
+  const { train, test } = sets.mnist;
+  if (!train || !test) throw new Error('transfer lab: MNIST is not loaded');
+  training = {
+    controller: new AbortController(), paused: false, resume: null, pausedMs: 0, pausedAt: 0, sets: new Set(['mnist']),
+  };
+  let last = 0;
+  try {
+    return await runTransferLab(cnn, {
+      train, test, epochs, preEpochs, limit, seed, batch, lr, signal: training.controller.signal,
+      onProgress: (p) => {
+        const t = performance.now();
+        if (t - last < 200) return;
+        last = t;
+        rpc.emit('transferProgress', p);
+      },
+      onPretrained: (p) => rpc.emit('transferPretrained', p),
+      onEpoch: (e) => rpc.emit('transferEpoch', e),
+    });
+  } finally {
+    training = null; // it reads MNIST only: drawings sent meanwhile were not deferred
   }
 }
 
@@ -346,7 +421,7 @@ async function trainRun({ dataset, from, freeze = [], spec, seed = 1, fit }) {
  * each and a look at 'cancelEvaluation' in between.
  * @returns {Promise<Transfer|{cancelled: true, done: number, total: number}>}
  */
-async function evaluateChunks(cnn, model, data) {
+async function evaluateChunks(cnn, model, data, quiet = false) {
   const n = data.count, k = model.classes;
   const predicted = new Int32Array(n), confidence = new Float32Array(n);
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
@@ -365,7 +440,7 @@ async function evaluateChunks(cnn, model, data) {
       confidence.set(r.confidence, first);
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) confusion[i][j] += r.confusion[i][j];
       first += count;
-      rpc.emit('evalProgress', { done: first, total: n });
+      if (!quiet) rpc.emit('evalProgress', { done: first, total: n });
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } finally {
@@ -379,11 +454,19 @@ async function evaluateChunks(cnn, model, data) {
   return new Transfer(result, [labels.buffer, predicted.buffer, confidence.buffer]);
 }
 
-function replaceDrawings(cnn, images, labels) {
+/** The drawings as the train split (not held out) and the test split (held out); a split without images is absent. */
+function replaceDrawings(cnn, { images, labels, heldOut }) {
   sets.drawings.train?.free();
+  sets.drawings.test?.free();
   sets.drawings = {};
-  if (labels.length > 0) {
-    sets.drawings.train = cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 });
+  for (const [split, held] of [['train', 0], ['test', 1]]) {
+    const picked = [];
+    for (let i = 0; i < labels.length; i++) if ((heldOut?.[i] ?? 0) === held) picked.push(i);
+    if (!picked.length) continue;
+    const im = new Uint8Array(picked.length * 784);
+    picked.forEach((idx, k) => im.set(images.subarray(idx * 784, (idx + 1) * 784), k * 784));
+    sets.drawings[split] = cnn.datasetFromArrays(im, Uint8Array.from(picked, (idx) => labels[idx]),
+      { height: 28, width: 28, channels: 1, classes: 10 });
   }
 }
 
@@ -400,24 +483,22 @@ function summary(split) {
   return out;
 }
 
-/** The data set to train on; 'mnist+drawings' is built here (the user's drawings first, then MNIST). */
-function trainingData(cnn, dataset, limit) {
+/**
+ * The data set to train on, and the names of the data sets the run reads (kept while it runs). 'mnist+drawings'
+ * trains on the user's drawings with MNIST training images mixed into every epoch (fit's replay: min(limit,
+ * 60000) of them, drawn afresh each epoch, nothing copied).
+ */
+function trainingData(dataset, limit) {
   if (dataset === 'mnist+drawings') {
     const mnist = sets.mnist.train, mine = sets.drawings.train;
     if (!mnist) throw new Error('train: MNIST is not loaded');
-    if (!mine) throw new Error('train: there are no saved drawings yet (draw a digit and save it with its label)');
-    const nm = Math.min(limit ?? mnist.count, mnist.count);
-    const images = new Uint8Array((mine.count + nm) * 784);
-    const labels = new Uint8Array(mine.count + nm);
-    images.set(mine.images(0, mine.count), 0);
-    labels.set(mine.labels(), 0);
-    images.set(mnist.images(0, nm), mine.count * 784);
-    labels.set(mnist.labels().subarray(0, nm), mine.count);
-    return { data: cnn.datasetFromArrays(images, labels, { height: 28, width: 28, channels: 1, classes: 10 }), owned: true };
+    if (!mine) throw new Error('train: there are no saved drawings to train on yet (draw a digit and save it with its label)');
+    const perEpoch = Math.min(limit ?? mnist.count, mnist.count);
+    return { data: mine, replay: { data: mnist, perEpoch }, reads: ['drawings', 'mnist'] };
   }
   const data = sets[dataset]?.train;
   if (!data) throw new Error(`train: the ${dataset} training set is not loaded`);
-  return { data, owned: false };
+  return { data, replay: null, reads: [dataset] };
 }
 
 /** A clear message when a model cannot take a data set (the core checks too, in its own words). */
@@ -426,8 +507,8 @@ function checkFits(model, data, from) {
   const shape = model.inputShape;
   const hint = from === 'current' ? ' Train a new model for this data set.' : '';
   if (shape.join() !== dataShape.join()) {
-    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images ` +
-      `(architecture line 'input ${shapeText(dataShape)}').${hint}`);
+    throw new Error(`the model takes ${shapeText(shape)} images but the data set has ${shapeText(dataShape)} images` +
+      (from === 'current' ? '.' : ` (architecture line 'input ${shapeText(dataShape)}').`) + hint);
   }
   if (model.classes < data.classes) {
     throw new Error(`the data set has ${data.classes} classes (labels 0..${data.classes - 1}) but the model outputs ` +

@@ -193,6 +193,32 @@ function digitStrokes(pixels) {
   return strokes;
 }
 
+/**
+ * Paints a 28x28 digit large into the drawing pad and waits for its prediction (the path a drawing takes).
+ * @returns {Promise<number|null>} the predicted digit
+ */
+export async function paintDigit(page, pixels) {
+  return page.evaluate(async (px) => {
+    const canvas = document.querySelector('[data-testid="draw-canvas"]');
+    const small = document.createElement('canvas');
+    small.width = small.height = 28;
+    const img = small.getContext('2d').createImageData(28, 28);
+    px.forEach((v, j) => img.data.set([v, v, v, 255], 4 * j));
+    small.getContext('2d').putImageData(img, 0, 0);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(small, 40, 40, canvas.width - 80, canvas.height - 80);
+    return (await window.cnnTest.drawn()).digit;
+  }, Array.from(pixels));
+}
+
+/** Downloads the current model through the Model card's button. @returns {Promise<Buffer>} its bytes */
+export async function downloadModel(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
+  return fs.readFileSync(await download.path());
+}
+
 /** Waits for the prediction of the current drawing; @returns {Promise<string>} its text */
 export async function settledPrediction(page) {
   await page.waitForFunction(() => {
@@ -210,12 +236,12 @@ export async function screenshot(page, name, options = {}) {
   return path;
 }
 
-/** Sets the training form: {preset?, spec?, dataset?, from?, epochs, batch, limit, valSplit, lr, optimizer, schedule} */
+/** Sets the training form: {preset?, spec?, dataset?, from?, epochs, batch, limit, valSplit, lr, seed, workers, optimizer, schedule} */
 export async function setTrainForm(page, o) {
   if (o.preset) await page.selectOption('#preset', o.preset);
   if (o.spec) await fillSpec(page, o.spec);
   if (o.from) await page.selectOption('#train-from', o.from);
-  const fields = { epochs: '#epochs', batch: '#batch', limit: '#limit', valSplit: '#val-split', lr: '#lr', seed: '#seed' };
+  const fields = { epochs: '#epochs', batch: '#batch', limit: '#limit', valSplit: '#val-split', lr: '#lr', seed: '#seed', workers: '#workers' };
   for (const [k, sel] of Object.entries(fields)) if (o[k] !== undefined) await page.fill(sel, String(o[k]));
   if (o.optimizer) await page.selectOption('#optimizer', o.optimizer);
   if (o.schedule) await page.selectOption('#schedule', o.schedule);
@@ -268,15 +294,22 @@ export async function otherOrigin() {
   };
 }
 
-/** Records DOM events of the given types on the document (they bubble out of the widgets). */
-export async function recordEvents(page, types) {
-  await page.evaluate((types) => {
-    window.events = [];
-    for (const t of types) {
-      document.addEventListener(t, (e) => {
-        const d = e.detail ?? {};
-        window.events.push({ type: t, target: e.target.id || e.target.localName, detail: { ...d, input: undefined, layers: undefined } });
-      });
-    }
-  }, types);
+/** In the page: records DOM events of the given types on the document into window.events. */
+function eventRecorder(types) {
+  window.events = [];
+  for (const t of types) {
+    document.addEventListener(t, (e) => {
+      const d = e.detail ?? {};
+      window.events.push({ type: t, target: e.target.id || e.target.localName, detail: { ...d, input: undefined, layers: undefined } });
+    });
+  }
+}
+
+/**
+ * Records DOM events of the given types on the document (they bubble out of the widgets). With early: from
+ * the start of every document the page loads next (call before it loads), so that no early event is missed.
+ */
+export async function recordEvents(page, types, { early = false } = {}) {
+  if (early) await page.addInitScript(eventRecorder, types);
+  else await page.evaluate(eventRecorder, types);
 }

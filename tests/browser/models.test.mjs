@@ -145,11 +145,12 @@ test('IDX files from disk: corrupt ones are refused; a 14x14, 3-class set trains
   assert.match(spec, /^input 14x14x1\n/);
   assert.match(spec, /dense 3$/);
 
-  // the pretrained model cannot be fine-tuned on it: a clear error
+  // the pretrained model cannot be fine-tuned on it: a clear error, on "Start from"
   await page.selectOption('#train-from', 'current');
   await page.click(tid('train-start'));
-  await waitStatus(/takes 28x28x1 images but the data set has 14x14x1/);
+  await waitStatus(/The current model takes 28×28×1 images, but the data set has 14×14×1 images/);
   assert.ok(await statusIsError());
+  assert.equal(await page.getAttribute('#train-from', 'aria-invalid'), 'true');
   await page.selectOption('#train-from', 'new');
 
   await setTrainForm(page, { spec: 'input 14x14x1\nconv2d 8 3x3 relu\nmaxpool 2\ndense 3', epochs: 3, limit: 600, batch: 32, valSplit: 0.1 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { loadCnn } from '../../web/cnn.mjs';
 import {
   missingPrerequisite, launch, openPage, gotoReady, tid, readMnistTest, drawDigit, settledPrediction, screenshot,
-  setTrainForm, waitIdle, fillSpec, WEB, SCREENSHOTS,
+  setTrainForm, waitIdle, fillSpec, paintDigit, downloadModel, WEB, SCREENSHOTS,
 } from './helpers.mjs';
 
 let env, cnn;
@@ -27,34 +27,12 @@ const waitStatus = (page, re, timeout = 20000) => page.waitForFunction(
   (src) => new RegExp(src).test(document.querySelector('[data-testid="status"]').textContent), re.source, { timeout });
 const chartPoints = async (page) => Number(await page.getAttribute('#chart-loss', 'data-points'));
 
-/** Paints a 28x28 digit large into the drawing pad and waits for its prediction (the path a drawing takes). */
-async function paintDigit(page, pixels) {
-  return page.evaluate(async (px) => {
-    const canvas = document.querySelector('[data-testid="draw-canvas"]');
-    const small = document.createElement('canvas');
-    small.width = small.height = 28;
-    const img = small.getContext('2d').createImageData(28, 28);
-    px.forEach((v, j) => img.data.set([v, v, v, 255], 4 * j));
-    small.getContext('2d').putImageData(img, 0, 0);
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.drawImage(small, 40, 40, canvas.width - 80, canvas.height - 80);
-    return (await window.cnnTest.drawn()).digit;
-  }, Array.from(pixels));
-}
-
 /** Saves the painted digit with a label through the Save button. */
 async function saveDrawing(page, pixels, label) {
   await paintDigit(page, pixels);
   await page.selectOption('#sample-label', String(label));
   await page.click('#sample-save');
   await waitStatus(page, new RegExp(`Saved as ${label}`));
-}
-
-async function downloadModel(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-download')]);
-  return fs.readFileSync(await download.path());
 }
 
 /** Pauses the next run at its first progress event (so a test acts while the run is surely on). */

@@ -1,5 +1,6 @@
-// Browser tests of what the page keeps in IndexedDB: records of the previous version move to the studio's
-// scope, and a write that does not complete (aborted, or cut by a reload) leaves the previous model, whole.
+// Browser tests of what the page keeps in IndexedDB: records of the previous versions move into the model
+// library of their scope, and a write that does not complete (aborted, or cut by a reload) leaves the previous
+// model, whole.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -50,16 +51,79 @@ test('a model and drawings kept by the previous version of the page are still th
   await waitIdle(page);
   assert.match(await page.textContent('#model-info'), /kept from version 1/);
   assert.match(await page.textContent('#sample-count'), /3 saved drawings/);
-  const stored = await page.evaluate(() => new Promise((resolve) => {
+  assert.deepEqual(await stores(page), {
+    version: 3, names: ['current', 'library', 'samples', 'weights'],
+    library: [{ scope: 'studio', name: 'kept from version 1', bytes: mlp.length }], current: { studio: 1 },
+    scopes: ['studio', 'studio', 'studio'],
+  });
+  await context.close();
+});
+
+/** What the database holds: its version and stores, the library (bytes: their length), current, drawings' scopes. */
+function stores(page) {
+  return page.evaluate(() => new Promise((resolve) => {
     indexedDB.open('cnn-wasm').onsuccess = (e) => {
       const db = e.target.result;
-      const tx = db.transaction(['models', 'samples']);
-      const keys = tx.objectStore('models').getAllKeys();
+      const names = [...db.objectStoreNames].sort();
+      const tx = db.transaction(['library', 'weights', 'current', 'samples']);
+      const library = tx.objectStore('library').getAll();
+      const weights = tx.objectStore('weights').getAll();
+      const currentKeys = tx.objectStore('current').getAllKeys();
+      const current = tx.objectStore('current').getAll();
       const samples = tx.objectStore('samples').getAll();
-      tx.oncomplete = () => resolve({ version: db.version, keys: keys.result, scopes: samples.result.map((s) => s.scope) });
+      tx.oncomplete = () => {
+        db.close();
+        resolve({
+          version: db.version, names,
+          library: library.result.map((m, i) => ({ scope: m.scope, name: m.name, bytes: weights.result[i].length })),
+          current: Object.fromEntries(currentKeys.result.map((k, i) => [k, current.result[i]])),
+          scopes: samples.result.map((x) => x.scope),
+        });
+      };
     };
   }));
-  assert.deepEqual(stored, { version: 2, keys: ['studio'], scopes: ['studio', 'studio', 'studio'] });
+}
+
+test('the one model per scope of version 2 becomes the first entry of each scope\'s library', async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${env.server.url}style.css`);
+  const pretrained = fs.readFileSync(`${WEB}/build/pretrained.safetensors`);
+  const cnn = await loadCnn();
+  const mlp = cnn.createModel('mlp', { seed: 5 });
+  const mlpBytes = Array.from(mlp.save());
+  mlp.free();
+  await page.evaluate(async ({ a, b }) => {
+    await new Promise((resolve, reject) => {
+      const req = indexedDB.open('cnn-wasm', 2);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore('models');
+        req.result.createObjectStore('samples', { autoIncrement: true }).createIndex('scope', 'scope');
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        const tx = db.transaction(['models', 'samples'], 'readwrite');
+        tx.objectStore('models').put({ bytes: new Uint8Array(a), label: 'file studio.safetensors', savedAt: 2 }, 'studio');
+        tx.objectStore('models').put({ bytes: new Uint8Array(b), label: 'a tutorial model', savedAt: 3 }, 'page:/tutorial.html');
+        tx.objectStore('samples').add({ scope: 'studio', pixels: new Uint8Array(784), label: 7, savedAt: 2 });
+        tx.oncomplete = () => { db.close(); resolve(); };
+        tx.onerror = () => reject(tx.error);
+      };
+      req.onerror = () => reject(req.error);
+    });
+  }, { a: Array.from(pretrained), b: mlpBytes });
+  await gotoReady(page, env.server.url);
+  await waitIdle(page);
+  assert.match(await page.textContent('#model-info'), /file studio\.safetensors/);
+  const names = await page.$$eval('#library-list .entry-name', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(names, ['file studio.safetensors', 'pretrained (Keras MNIST CNN)']);
+  const kept = await stores(page);
+  assert.equal(kept.version, 3);
+  assert.deepEqual(kept.library.map((m) => m.scope).sort(), ['page:/tutorial.html', 'studio']);
+  assert.deepEqual(kept.library.map((m) => m.bytes).sort(), [mlpBytes.length, pretrained.length].sort());
+  assert.deepEqual(Object.keys(kept.current).sort(), ['page:/tutorial.html', 'studio']);
+  assert.ok(!kept.names.includes('models'), 'the version 2 store is gone once its records moved');
+  assert.deepEqual(kept.scopes, ['studio']);
   await context.close();
 });
 
@@ -82,8 +146,11 @@ test('a model write that does not complete leaves the previous model, whole', as
   const aborted = await page.evaluate(() => new Promise((resolve) => {
     indexedDB.open('cnn-wasm').onsuccess = (e) => {
       const db = e.target.result;
-      const tx = db.transaction('models', 'readwrite');
-      tx.objectStore('models').put({ bytes: new Uint8Array(1000), label: 'half-written' }, 'studio').onsuccess = () => tx.abort();
+      const tx = db.transaction(['library', 'weights', 'current'], 'readwrite');
+      tx.objectStore('library').add({ scope: 'studio', name: 'half-written', label: 'half-written' }).onsuccess = (ev) => {
+        tx.objectStore('weights').put(new Uint8Array(1000), ev.target.result);
+        tx.objectStore('current').put(ev.target.result, 'studio').onsuccess = () => tx.abort();
+      };
       tx.onabort = () => { db.close(); resolve(true); };
       tx.oncomplete = () => { db.close(); resolve(false); };
     };
@@ -103,7 +170,7 @@ test('a model write that does not complete leaves the previous model, whole', as
     const put = IDBObjectStore.prototype.put;
     IDBObjectStore.prototype.put = function (...args) {
       const req = put.apply(this, args);
-      if (this.name === 'models') location.reload();
+      if (this.name === 'weights') location.reload();
       return req;
     };
   });

@@ -52,7 +52,10 @@ async function watchLongTasks() {
 
 test('a short run: charts and accuracy update while a drawing is predicted; the main thread stays free', async (t) => {
   const [digit] = readMnistTest(0, 1).images; // a 7
-  await setTrainForm(page, { preset: 'keras', epochs: 1, limit: 5000, batch: 32, valSplit: 0.1, lr: 0.001 });
+  // one worker: the long-task figures below measure the page's own main-thread work. With a worker per core the
+  // operating system shares the cores between them and the main thread, and the figures measure the machine's
+  // load (tests/browser/parallel.test.mjs trains on two workers)
+  await setTrainForm(page, { preset: 'keras', epochs: 1, limit: 5000, batch: 32, valSplit: 0.1, lr: 0.001, workers: 1 });
   await watchLongTasks();
   await page.evaluate(() => performance.clearMeasures());
   await page.locator('[data-part="hist-box"] summary').click(); // the weight histograms, drawn while training

@@ -37,14 +37,14 @@ test('each element: attributes and events', async (t) => {
 <digit-trainer id="trainer" preset="small" epochs="1" limit="3000" validation="0.2" batch="20" hide-controls></digit-trainer>
 <digit-insight id="insight" for="pad"></digit-insight>
 <digit-studio id="explore" panel="explore"></digit-studio>
-<script type="module" src="elements.mjs"></script>`);
-  await recordEvents(page, EVENTS);
+<script type="module" src="elements.mjs"></script>`, { setup: (p) => recordEvents(p, EVENTS, { early: true }) });
   await page.waitForFunction(() => document.querySelectorAll('[ready]').length === 5, null, { timeout: 30000 });
   const ready = await events(page, 'ready');
   t.diagnostic(`ready after: ${ready.map((e) => `${e.target} ${e.detail.ms} ms`).join(', ')}`);
   assert.deepEqual(ready.map((e) => e.target).sort(), ['explore', 'insight', 'pad', 'small', 'trainer']);
 
   // a model URL that is not there: an error event, the pad says why
+  await waitEvent(page, 'error', 'missing'); // (the fetch may end after the other widgets are ready)
   const [missing] = await events(page, 'error', 'missing');
   assert.match(missing.detail.message, /none\.safetensors could not be fetched \(HTTP 404\)/);
   assert.match(await page.textContent('#missing [data-part="prediction-note"]'), /HTTP 404/);
@@ -129,13 +129,17 @@ test('two pads and a trainer on one page share one data set, one set of workers 
   }
   await screenshot(page, 'widgets-two-pads', { fullPage: true });
   t.diagnostic(`workers started: ${workers.map((u) => u.replace(/.*\//, '')).join(', ')}; data files fetched: ${data.length}`);
-  assert.deepEqual(workers.map((u) => u.replace(/.*\//, '')).sort(), ['worker-predict.mjs', 'worker-train.mjs']);
+  // one training worker and one prediction worker for the page; the training worker's replicas (one per core
+  // beyond the first, as many as the trainer's Workers field says) train beside it
+  const cores = Number(await page.evaluate(() => document.querySelector('#trainer').shadowRoot.querySelector('[data-part="workers"]').value));
+  assert.deepEqual(workers.map((u) => u.replace(/.*\//, '')).sort(),
+    ['replica-worker.mjs', 'worker-predict.mjs', 'worker-train.mjs'].flatMap((w) => (w === 'replica-worker.mjs' ? Array(cores - 1).fill(w) : [w])));
   assert.equal(data.length, 4, 'MNIST (train and test, images and labels) fetched once');
 
-  // the page's one writer kept the trained model in the page's scope; after a reload both pads use it
+  // the page's one writer kept the trained model (current) in the page's scope; after a reload both pads use it
   const keys = await page.evaluate(() => new Promise((resolve) => {
     indexedDB.open('cnn-wasm').onsuccess = (e) => {
-      const req = e.target.result.transaction('models').objectStore('models').getAllKeys();
+      const req = e.target.result.transaction('current').objectStore('current').getAllKeys();
       req.onsuccess = () => resolve(req.result);
     };
   }));
@@ -220,7 +224,11 @@ test('the insight view shows exactly the core\'s layer outputs for the drawing',
     const v = document.querySelector('#insight').studio.views;
     return !v.draw.pad.drawing && !v.draw._inFlight && v.insight.shown.layers.length === 5;
   });
-  await page.waitForFunction(() => document.querySelector('#insight').studio.views.insight.shown.saliency);
+  // the saliency map of the drawing shown (that of an earlier stroke may still be on screen for a moment)
+  await page.waitForFunction(() => {
+    const { shown } = document.querySelector('#insight').studio.views.insight;
+    return shown.saliency && shown.saliency.input === shown.input;
+  });
   const shown = await page.evaluate(() => {
     const s = document.querySelector('#insight').studio.views.insight.shown;
     return {

@@ -10,21 +10,25 @@
 export class LineChart {
   /**
    * @param {HTMLCanvasElement} canvas sized by CSS; the bitmap follows
-   * @param {{yMin?: number, yMax?: number, format?: (v: number) => string}} [o]
-   *   yMin/yMax fix that end of the y axis (otherwise it follows the data)
+   * @param {{yMin?: number, yMax?: number, format?: (v: number) => string, xWhole?: boolean}} [o]
+   *   yMin/yMax fix that end of the y axis (otherwise it follows the data); xWhole: whole numbers only on the
+   *   x axis (e.g. epochs that are measured only at their end)
    */
-  constructor(canvas, { yMin, yMax, format = (v) => v.toFixed(2) } = {}) {
+  constructor(canvas, { yMin, yMax, format = (v) => v.toFixed(2), xWhole = false } = {}) {
     this.canvas = canvas;
-    this.o = { yMin, yMax, format };
+    this.o = { yMin, yMax, format, xWhole };
     this.series = [];
     this.xMax = 1;
     this._frame = 0;
     new ResizeObserver(() => this.redraw()).observe(canvas);
   }
 
-  /** @param {{name: string, color: string, points?: number[][], dots?: boolean, width?: number}[]} series */
+  /**
+   * @param {{name: string, color: string, points?: number[][], dots?: boolean, line?: boolean, width?: number}[]} series
+   *   line: false draws the dots only
+   */
   setSeries(series) {
-    this.series = series.map((s) => ({ points: [], dots: false, width: 1.5, ...s }));
+    this.series = series.map((s) => ({ points: [], dots: false, line: true, width: 1.5, ...s }));
     this.redraw();
   }
 
@@ -101,7 +105,7 @@ export class LineChart {
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    const xStep = niceStep(this.xMax / 5);
+    const xStep = this.o.xWhole ? Math.max(1, Math.ceil(niceStep(this.xMax / 5))) : niceStep(this.xMax / 5);
     for (let x = 0; x <= this.xMax + 1e-9; x += xStep) {
       ctx.fillText(String(+x.toFixed(2)), X(x), pad.t + h + 6);
     }
@@ -118,7 +122,7 @@ export class LineChart {
       ctx.lineJoin = 'round';
       ctx.beginPath();
       s.points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
-      ctx.stroke();
+      if (s.line) ctx.stroke();
       if (s.dots) {
         for (const [x, y] of s.points) {
           ctx.beginPath();

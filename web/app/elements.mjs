@@ -113,12 +113,12 @@ function elementClasses() {
         preset: this.getAttribute('preset') ?? undefined, spec: this.getAttribute('spec') ?? undefined,
         epochs: this.number('epochs'), limit: this.number('limit'), batch: this.number('batch'),
         validationSplit: this.number('validation'), lr: this.number('lr'), seed: this.number('seed'),
-        optimizer: this.getAttribute('optimizer') ?? undefined, from: this.getAttribute('from') ?? undefined,
+        workers: this.number('workers'), optimizer: this.getAttribute('optimizer') ?? undefined, from: this.getAttribute('from') ?? undefined,
       };
     }
   }
 
-  const TRAIN_ATTRIBUTES = ['preset', 'spec', 'epochs', 'limit', 'batch', 'validation', 'lr', 'seed', 'optimizer', 'from', 'dataset', 'evaluate'];
+  const TRAIN_ATTRIBUTES = ['preset', 'spec', 'epochs', 'limit', 'batch', 'validation', 'lr', 'seed', 'workers', 'optimizer', 'from', 'dataset', 'evaluate'];
   const COMMON = ['compact', 'hide-controls', 'theme'];
 
   /** <digit-pad>: draw a digit, see the prediction live. */

@@ -3,7 +3,7 @@
  * embed may talk to. No DOM: also read by the tests in Node.
  *
  *   panel=draw|train|finetune|explore|all   which view (default draw)
- *   preset=keras|pytorch|mlp|small  epochs=N  limit=N  batch=N  lr=X  from=new|current  dataset=...
+ *   preset=keras|pytorch|mlp|small  epochs=N  limit=N  batch=N  lr=X  workers=N  from=new|current  dataset=...
  *   model=URL        a model for the pad (same origin as the embed, or CORS)
  *   compact=1        smaller layout          controls=0   no training form and no extra pad buttons
  *   theme=light|dark (default: the system's)                 store=NAME   keep the model and drawings (IndexedDB
@@ -12,7 +12,7 @@
  */
 import { PANEL_SETS } from './studio.mjs';
 
-const NUMBERS = { epochs: 'epochs', limit: 'limit', batch: 'batch', lr: 'lr', seed: 'seed', validation: 'validationSplit' };
+const NUMBERS = { epochs: 'epochs', limit: 'limit', batch: 'batch', lr: 'lr', seed: 'seed', workers: 'workers', validation: 'validationSplit' };
 
 /**
  * @param {URLSearchParams} params

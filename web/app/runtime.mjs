@@ -8,7 +8,8 @@
  * runtime (sharedRuntime()), so they share one data set download, one set of workers, and one writer of the
  * page's records in IndexedDB.
  *
- * Controllers (controllers/*.mjs): predict, models, data, drawings, train, evaluation.
+ * Controllers (controllers/*.mjs): predict, models, library, data, drawings, train, evaluation, beforeAfter,
+ * transfer.
  *
  * Events (on(topic, fn) returns a function that unsubscribes):
  *   'status'        {text, kind: 'info'|'busy'|'error', source}   the page-wide status line
@@ -17,9 +18,11 @@
  *   'trainerReady'  {}                                            training and evaluation can start
  *   'activity'      {activity, owner, paused}                     what the training worker does (busy-policy.mjs)
  *   'model'         {model}                                       the current model changed
+ *   'library'       {entries, currentId, kept}                    the model library changed (library.mjs)
  *   'predictModel'  {info, note, drawable, error}                 the model answering predictions changed
- *   'samples'       {count, deferred}                             the user's drawings changed
+ *   'samples'       {count, held, deferred}                       the user's drawings changed (held: held out)
  *   'rescued'       {rescued}                                     last good weights of a diverged run (or null)
+ *   'report'        {report}                                      a fine-tune on drawings, before / after
  *   'data'          {mnist, custom}                               a data set was loaded
  *   'dataProgress'  {loaded, total, unpacking} | null             MNIST download (null: finished)
  *   'train:start', 'train:progress', 'train:epoch', 'train:paused', 'train:done', 'train:failed'  (train.mjs)
@@ -31,10 +34,13 @@ import { refusal, BUSY_STATUS } from '../shared/busy-policy.mjs';
 import { heapTooLarge } from '../shared/memory.mjs';
 import { PredictController } from './controllers/predict.mjs';
 import { ModelsController } from './controllers/models.mjs';
+import { LibraryController } from './controllers/library.mjs';
 import { DataController } from './controllers/data.mjs';
 import { DrawingsController } from './controllers/drawings.mjs';
 import { TrainController } from './controllers/train.mjs';
 import { EvaluationController } from './controllers/evaluation.mjs';
+import { BeforeAfterController } from './controllers/before-after.mjs';
+import { TransferController } from './controllers/transfer.mjs';
 
 const MEMORY_CHECK_MS = 1500; // idle time before the workers' heaps are looked at
 
@@ -56,13 +62,15 @@ function createState() {
     activity: 'loading',   // what the training worker does (shared/busy-policy.mjs), null when idle
     owner: null,           // the widget whose action is the activity (views say "in another widget")
     paused: false,         // a training run is paused
-    model: null,           // the current model: {bytes, label, info}
+    model: null,           // the current model: {bytes, label, info, id} (id: its library entry, null if none)
+    library: null,         // the model library: {entries, currentId, kept} (controllers/library.mjs)
     predict: { info: null, note: '', drawable: true, error: false }, // the model answering predictions
     mnist: {},             // loaded MNIST splits: {train?, test?} summaries {count, height, width, ...}
     custom: null,          // IDX data set from disk: {train, test} summaries
-    samples: [],           // the user's drawings [{pixels: Uint8Array(784), label}]
+    samples: [],           // the user's drawings [{key, pixels: Uint8Array(784), label, heldOut}] (drawings.mjs)
     evaluation: null,      // the last evaluation (labels, predicted, confidence, metrics, dataset)
     rescued: null,         // the last good weights of a diverged run: {bytes, info, label}
+    beforeAfter: null,     // the last fine-tune on drawings, measured before and after (before-after.mjs)
     status: { text: '', kind: 'info', source: '' },
   };
 }
@@ -85,10 +93,13 @@ export class Runtime {
     this._trainerReady = null;
     this.predict = new PredictController(this);
     this.models = new ModelsController(this);
+    this.library = new LibraryController(this);
     this.data = new DataController(this);
     this.drawings = new DrawingsController(this);
     this.train = new TrainController(this);
     this.evaluation = new EvaluationController(this);
+    this.beforeAfter = new BeforeAfterController(this);
+    this.transfer = new TransferController(this);
   }
 
   /** A URL inside the site. @param {string} path e.g. 'build/pretrained.safetensors' */
@@ -119,7 +130,7 @@ export class Runtime {
     const w = new WorkerClient(this.url(`worker-${kind}.mjs`), kind);
     w.on('error', (e) => this.status(e.message, 'error', 'worker'));
     const role = kind === 'predict' ? 'predictor' : 'trainer';
-    for (const c of [this.predict, this.models, this.data, this.drawings, this.train, this.evaluation]) c.connect?.({ [role]: w });
+    for (const c of [this.predict, this.models, this.data, this.drawings, this.train, this.evaluation, this.transfer]) c.connect?.({ [role]: w });
     return w;
   }
 

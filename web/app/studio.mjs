@@ -1,15 +1,17 @@
 /**
- * studio.mjs - createStudio(root, options): the studio's cards (draw, model, insight, data, train, evaluate)
- * inside root, each a view wired to the page's runtime. Several studios (and the custom elements and the
- * iframe embed, which are studios with some cards) can share a page: views only look inside their own root,
- * ids carry a per-studio prefix, and all of them share one runtime (workers, data sets, storage). Nothing is
- * created until createStudio is called.
+ * studio.mjs - createStudio(root, options): the studio's cards (draw, model, library, drawings, insight, data,
+ * train, evaluate, transfer) inside root, each a view wired to the page's runtime. Several studios (and the custom
+ * elements and the iframe embed, which are studios with some cards) can share a page: views only look inside
+ * their own root, ids carry a per-studio prefix, and all of them share one runtime (workers, data sets,
+ * storage). Nothing is created until createStudio is called.
  *
  * DOM events (on root, or through options.dispatch): 'ready', 'prediction', 'progress', 'epoch', 'done',
  * 'error'; payloads in docs/embed.md.
  */
 import { sharedRuntime } from './runtime.mjs';
 import { studioHead, drawCard, modelCard, dataCard, trainCard, evaluateCard, insightCard } from './templates.mjs';
+import { drawingsCard } from './drawings-card.mjs';
+import { libraryCard, transferCard } from './lab-templates.mjs';
 import { applyTheme } from './theme.mjs';
 import { isTextEntry, onDrop } from './views/dom.mjs';
 import { addExplanations } from './views/explain.mjs';
@@ -20,11 +22,21 @@ import { DataView } from './views/data-view.mjs';
 import { TrainView } from './views/train-view.mjs';
 import { EvaluateView } from './views/evaluate-view.mjs';
 import { InsightView } from './views/insight-view.mjs';
+import { DrawingsView } from './views/drawings-view.mjs';
+import { BeforeAfterView } from './views/before-after-view.mjs';
+import { LibraryView } from './views/library-view.mjs';
+import { TransferView } from './views/transfer-view.mjs';
 
-/** The studio's panels, in the order of the layout: draw and model in the left column, the rest on the right. */
-export const PANELS = ['draw', 'model', 'insight', 'data', 'train', 'evaluate'];
-const LEFT = new Set(['draw', 'model']);
-const CARDS = { draw: drawCard, model: modelCard, data: dataCard, train: trainCard, evaluate: evaluateCard, insight: insightCard };
+/**
+ * The studio's panels, in the order of the layout: draw, model, library and drawings in the left column, the
+ * rest on the right.
+ */
+export const PANELS = ['draw', 'model', 'library', 'drawings', 'insight', 'data', 'train', 'evaluate', 'transfer'];
+const LEFT = new Set(['draw', 'model', 'library', 'drawings']);
+const CARDS = {
+  draw: drawCard, model: modelCard, library: libraryCard, drawings: drawingsCard, data: dataCard, train: trainCard,
+  evaluate: evaluateCard, insight: insightCard, transfer: transferCard,
+};
 
 /**
  * The named views a widget or the iframe can show (attribute / URL option `panel`), as createStudio options.
@@ -73,8 +85,8 @@ let instances = 0;
  *
  * @typedef {object} Studio
  * @property {HTMLElement} root @property {import('./runtime.mjs').Runtime} runtime
- * @property {{draw?: DrawView, model?: ModelView, data?: DataView, train?: TrainView, evaluate?: EvaluateView,
- *   insight?: InsightView, status?: StatusView}} views
+ * @property {{draw?: DrawView, model?: ModelView, library?: LibraryView, drawings?: DrawingsView, data?: DataView,
+ *   train?: TrainView, evaluate?: EvaluateView, insight?: InsightView, transfer?: TransferView, status?: StatusView}} views
  * @property {Promise<void>} ready resolves when the studio can act (predict, or train for a trainer alone)
  * @property {() => void} destroy removes its listeners (the runtime stays for the page's other widgets)
  */
@@ -110,8 +122,13 @@ export function createStudio(root, o = {}) {
   if (shown.includes('draw')) v.draw = new DrawView(section('draw'), rt, { owner, model, hints });
   const insightPad = v.draw ?? pad;
   if (shown.includes('insight') && insightPad) v.insight = new InsightView(section('insight'), rt, insightPad, { owner });
-  if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.editor.text ?? null });
-  if (shown.includes('data')) v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => v.train?.datasetChanged(c) });
+  if (shown.includes('drawings')) v.drawings = new DrawingsView(section('drawings'), rt, { owner, draw: v.draw ?? null });
+  if (shown.includes('model')) v.model = new ModelView(section('model'), rt, { owner, spec: () => v.train?.architectureText ?? null });
+  if (shown.includes('library')) v.library = new LibraryView(section('library'), rt, { owner });
+  if (shown.includes('transfer')) v.transfer = new TransferView(section('transfer'), rt, { owner });
+  if (shown.includes('data')) {
+    v.data = new DataView(section('data'), rt, { owner, onChoice: (c) => { v.train?.datasetChanged(c); v.evaluate?.datasetChanged(c); } });
+  }
   const dataset = () => v.data?.value ?? fixedDataset;
   // a gallery image goes into the pad, where the prediction and the insight views show it
   const onPick = v.draw ? (img) => {
@@ -123,18 +140,24 @@ export function createStudio(root, o = {}) {
   if (shown.includes('evaluate')) v.evaluate = new EvaluateView(section('evaluate'), rt, { owner, dataset, onPick });
   if (shown.includes('train')) {
     v.train = new TrainView(section('train'), rt, { owner, dataset, defaults: train, afterTraining: () => afterTraining() });
+    v.beforeAfter = new BeforeAfterView(section('train').querySelector('[data-part="before-after"]'), rt);
   }
 
-  /** After a run: evaluate the new model on the test set when that is cheap enough to be expected. */
+  /**
+   * After a run: evaluate the new model on the test set when that is cheap enough to be expected. A fine-tune
+   * on drawings has evaluated it on MNIST already (before-after.mjs): that evaluation is used.
+   */
   async function afterTraining() {
     if (!evaluate) return null;
+    const set = v.evaluate?.evaluationSet() ?? (dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist');
+    const done = rt.state.evaluation?.dataset === set ? rt.state.evaluation : null; // reset when the model changes
     if (v.evaluate) {
-      if (v.evaluate.evaluationSet() !== 'custom' && !rt.state.mnist.test) return null;
+      if (done) return done;
+      if (set === 'mnist' && !rt.state.mnist.test) return null;
       return v.evaluate.run().catch(() => null);
     }
-    const set = dataset() === 'custom' && rt.state.custom ? 'custom' : 'mnist';
-    if (set === 'mnist' && !rt.state.mnist.test) return null;
-    const r = await rt.evaluation.run(set, owner).catch(() => null);
+    if (!done && set === 'mnist' && !rt.state.mnist.test) return null;
+    const r = done ?? await rt.evaluation.run(set, owner).catch(() => null);
     if (r) v.train?.progressText(`Done. Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count.toLocaleString('en-US')} test images.`);
     return r;
   }

@@ -6,7 +6,7 @@
  */
 
 /** @param {string} p the id prefix @returns {(name: string) => string} the id and data-part attributes */
-const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
+export const attrs = (p) => (name) => `id="${p}${name}" data-part="${name}"`;
 
 /** The status line and the notice for the scalar build. @param {string} p */
 export function studioHead(p) {
@@ -26,6 +26,9 @@ export function drawCard(p, { save = true, title = 'Draw a digit' } = {}) {
   const a = attrs(p);
   return `<section class="card draw" aria-labelledby="${p}draw-title">
   <h2 ${a('draw-title')}>${title}</h2>
+  <p class="collect-prompt" ${a('collect-prompt')} aria-live="polite" hidden>Draw a <strong ${a('collect-digit')}></strong>
+    <button type="button" class="link" ${a('collect-skip')}>skip</button>
+    <button type="button" class="link" ${a('collect-stop')}>stop collecting</button></p>
   <div class="pad">
     <canvas ${a('draw-canvas')} data-testid="draw-canvas" width="400" height="400" role="img" tabindex="0"
       aria-label="Drawing surface: draw one digit with the mouse, a finger or a pen" aria-describedby="${p}pad-hint"></canvas>
@@ -185,11 +188,11 @@ export function trainCard(p) {
         </div>
         <div class="field" data-explain="batch">
           <label for="${p}batch">Batch size</label>
-          <input ${a('batch')} type="number" min="1" max="512" step="1" value="32" inputmode="numeric">
+          <input ${a('batch')} type="number" min="1" max="512" step="1" value="64" inputmode="numeric">
         </div>
         <div class="field" data-explain="epochs">
           <label for="${p}epochs">Epochs</label>
-          <input ${a('epochs')} type="number" min="1" max="100" step="1" value="1" inputmode="numeric">
+          <input ${a('epochs')} type="number" min="1" max="100" step="1" value="3" inputmode="numeric">
         </div>
         <div class="field" data-explain="limit">
           <label for="${p}limit">Training images</label>
@@ -202,6 +205,10 @@ export function trainCard(p) {
         <div class="field" data-explain="seed">
           <label for="${p}seed">Seed</label>
           <input ${a('seed')} type="number" min="0" step="1" value="1" inputmode="numeric">
+        </div>
+        <div class="field" data-explain="workers">
+          <label for="${p}workers">Workers</label>
+          <input ${a('workers')} type="number" min="1" max="16" step="1" value="1" inputmode="numeric">
         </div>
         <div class="field check" data-explain="augment">
           <input ${a('augment')} type="checkbox">
@@ -276,6 +283,7 @@ export function trainCard(p) {
       growing may diverge.</p>
     <div class="hists" ${a('histograms')}><p class="note">Start training to see them.</p></div>
   </details>
+  <div class="before-after" ${a('before-after')} aria-live="polite" hidden></div>
 </section>`;
 }
 
@@ -286,6 +294,12 @@ export function evaluateCard(p) {
   <h2 ${a('eval-title')}>Evaluate</h2>
   <div class="eval-head">
     <button type="button" ${a('evaluate')} disabled>Evaluate on the test set</button>
+    <label class="eval-set"><span class="visually-hidden">Test set</span>
+      <select ${a('eval-set')} aria-label="Test set">
+        <option value="mnist">MNIST test set</option>
+        <option value="custom" disabled>IDX test files (none loaded)</option>
+        <option value="drawings" disabled>My drawings (held out)</option>
+      </select></label>
     <p class="accuracy">Test accuracy <strong ${a('test-accuracy')} data-testid="test-accuracy">—</strong></p>
     <div class="eval-running" ${a('eval-running')} hidden>
       <progress ${a('eval-progress')} max="1" value="0" aria-label="Evaluation progress"></progress>

@@ -28,8 +28,10 @@ export const REQUESTS = Object.freeze({
   loadMnist: ALWAYS,
   memory: ALWAYS,
   currentBytes: ALWAYS,
+  decodeIdx: ALWAYS,
   setDrawings: DEFERRED,
   train: IDLE,
+  transferLab: IDLE,
   evaluate: IDLE,
   setModel: IDLE,
   create: IDLE,
@@ -40,7 +42,7 @@ export const REQUESTS = Object.freeze({
 export const ACTIVITIES = Object.freeze({ training: 'training', evaluating: 'evaluating', loading: 'loading' });
 
 const WHAT = {
-  train: 'start training', evaluate: 'evaluate', setModel: 'load a model', create: 'create a model',
+  train: 'start training', transferLab: 'run the transfer lab', evaluate: 'evaluate', setModel: 'load a model', create: 'create a model',
   loadIdxFiles: 'load a data set',
 };
 const HOW = {

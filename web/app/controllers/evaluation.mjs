@@ -31,7 +31,7 @@ export class EvaluationController {
 
   /**
    * Evaluates the current model on a test set, and fetches the most confidently wrong images.
-   * @param {'mnist'|'custom'} dataset @param {*} [owner]
+   * @param {'mnist'|'custom'|'drawings'} dataset drawings: the held-out ones @param {*} [owner]
    * @returns {Promise<object|null>} the result: metrics, labels, predicted, confidence, count, dataset, and
    *   wrong: {indices, images} (the GALLERY_MAX most confident errors); null when cancelled
    */
@@ -53,23 +53,37 @@ export class EvaluationController {
           rt.emit('eval:cancelled', { owner, done: r.done, total: r.total });
           return null;
         }
-        r.dataset = dataset;
-        const wrong = [];
-        for (let i = 0; i < r.count; i++) if (r.predicted[i] !== r.labels[i]) wrong.push(i);
-        wrong.sort((a, b) => r.confidence[b] - r.confidence[a]);
-        r.wrongCount = wrong.length;
-        const indices = wrong.slice(0, GALLERY_MAX);
-        r.wrong = { indices, images: await this.images(dataset, indices) };
-        rt.state.evaluation = r;
-        rt.status(`Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.count.toLocaleString('en-US')} ${dataset === 'mnist' ? 'MNIST' : ''} test images.`, 'info', 'evaluate');
-        rt.emit('eval:done', { result: r, owner });
-        return r;
+        return await this.adopt(r, dataset, owner);
       } catch (e) {
         rt.status(e.message, 'error', 'evaluate');
         rt.emit('eval:failed', { error: e, owner });
         throw e;
       }
     });
+  }
+
+  /**
+   * Makes a worker's evaluation of the current model the last evaluation (shown in the evaluate cards): adds
+   * the most confidently wrong images. Also used for evaluations made inside a training run (before-after.mjs).
+   * @param {object} r the training worker's 'evaluate' answer @param {string} dataset @param {*} [owner]
+   * @returns {Promise<object>} the result (as run())
+   */
+  async adopt(r, dataset, owner = null) {
+    const { rt } = this;
+    r.dataset = dataset;
+    const wrong = [];
+    for (let i = 0; i < r.count; i++) if (r.predicted[i] !== r.labels[i]) wrong.push(i);
+    wrong.sort((a, b) => r.confidence[b] - r.confidence[a]);
+    r.wrongCount = wrong.length;
+    const indices = wrong.slice(0, GALLERY_MAX);
+    r.wrong = { indices, images: await this.images(dataset, indices) };
+    rt.state.evaluation = r;
+    const n = r.count.toLocaleString('en-US');
+    rt.status(`Test accuracy ${(100 * r.accuracy).toFixed(2)}% on ` +
+      `${dataset === 'drawings' ? `${n} held-out drawing${r.count === 1 ? '' : 's'}` : `${n} ${dataset === 'mnist' ? 'MNIST ' : ''}test images`}.`,
+    'info', 'evaluate');
+    rt.emit('eval:done', { result: r, owner });
+    return r;
   }
 
   /** Stops the evaluation in progress after its current chunk of images. */

@@ -1,7 +1,8 @@
 /**
  * models.mjs - the models controller: the current model (restored at start, loaded from a file, reverted to
- * the pretrained one, replaced by training) and where it lives: the training worker, the prediction worker,
- * the page's state and the page's storage scope.
+ * the pretrained one, made by training) and where it lives: the training worker, the prediction worker, the
+ * page's state and the page's storage scope, where every new model becomes an entry of the library
+ * (library.mjs) instead of replacing the one before.
  */
 
 /** How the page names the pretrained model. */
@@ -30,7 +31,7 @@ export class ModelsController {
     if (kept?.error) warning = `Models cannot be kept in this browser (${kept.error.message}). `;
     else if (kept?.bytes) {
       try {
-        await this._use(kept.bytes, kept.label);
+        await this._use(kept.bytes, kept.label, kept.id);
       } catch (e) {
         warning = `The model kept in this browser could not be loaded (${e.message}); using the pretrained one. `;
       }
@@ -40,20 +41,21 @@ export class ModelsController {
         let bytes = await pretrained;
         if (bytes instanceof Error) throw bytes;
         bytes ??= await this.fetchPretrained(); // the kept model failed to load
-        await this._use(bytes, PRETRAINED_LABEL);
+        await this._use(bytes, PRETRAINED_LABEL, 'pretrained');
       } catch (e) {
         warning += `${e.message}. Using an untrained model: train it below.`;
         await trainerInit;
         const r = await rt.workers.trainer.call('create', { spec: 'keras' });
-        await this._use(r.bytes, 'untrained (Keras MNIST CNN)');
+        await this._use(r.bytes, 'untrained (Keras MNIST CNN)', null);
       }
     }
+    await rt.library.refresh().catch((e) => { warning += `The model library cannot be read (${e.message}). `; });
     return warning;
   }
 
-  async _use(bytes, label) {
+  async _use(bytes, label, id) {
     const info = await this.rt.predict.setModel(bytes.slice(), `Predicting with the current model: ${label}.`);
-    this.rt.state.model = { bytes, label, info };
+    this.rt.state.model = { bytes, label, info, id };
     this.rt.emit('model', { model: this.rt.state.model });
   }
 
@@ -70,21 +72,34 @@ export class ModelsController {
   }
 
   /**
-   * Makes bytes the current model everywhere: prediction worker, state, storage. The training worker has it.
+   * Keeps bytes as a new entry of the library and makes them the current model everywhere: prediction
+   * worker, state, storage (one transaction). The training worker has them.
    * @param {Uint8Array} bytes @param {object} info @param {string} label
+   * @param {{source?: string, history?: object, run?: boolean}} [o] what the library keeps with it
    */
-  async commit(bytes, info, label) {
+  async commit(bytes, info, label, o = {}) {
     const { rt } = this;
-    rt.state.model = { bytes, label, info };
-    await rt.predict.setModel(bytes.slice(), rt.predict.currentNote());
-    rt.evaluation.reset();
-    rt.emit('model', { model: rt.state.model });
-    if (!rt.storage) return;
+    let id = null;
     try {
-      await rt.storage.saveModel(bytes, label);
+      id = await rt.library.add(bytes, info, label, o);
     } catch (e) {
       rt.status(`The model could not be kept in this browser: ${e.message}`, 'error', 'storage');
     }
+    await this.makeCurrent(bytes, info, label, id);
+  }
+
+  /**
+   * Makes bytes the current model in the prediction worker and the page (the training worker has them).
+   * @param {Uint8Array} bytes @param {object} info @param {string} label
+   * @param {number|string|null} id its library entry (null: not kept)
+   */
+  async makeCurrent(bytes, info, label, id) {
+    const { rt } = this;
+    rt.state.model = { bytes, label, info, id };
+    await rt.predict.setModel(bytes.slice(), rt.predict.currentNote());
+    rt.evaluation.reset();
+    rt.emit('model', { model: rt.state.model });
+    await rt.library.refresh().catch((e) => rt.status(`The model library cannot be read: ${e.message}`, 'error', 'storage'));
   }
 
   /**
@@ -102,7 +117,7 @@ export class ModelsController {
       } catch (e) {
         throw refusedFile(file.name, e);
       }
-      await this.commit(bytes, info, `file ${file.name}`);
+      await this.commit(bytes, info, `file ${file.name}`, { source: 'file' });
       rt.status(`Loaded ${file.name}: ${info.paramCount.toLocaleString('en-US')} parameters, ${info.classes} classes.`, 'info', 'model');
       return info;
     });
@@ -125,7 +140,7 @@ export class ModelsController {
       }
       // the page keeps models as files that say their architecture: the model as saved by the core
       const { bytes } = await rt.workers.trainer.call('currentBytes');
-      await this.commit(bytes, info, `weights of ${file.name}`);
+      await this.commit(bytes, info, `weights of ${file.name}`, { source: 'file' });
       rt.status(`Loaded the weights of ${file.name}: ${info.paramCount.toLocaleString('en-US')} parameters.`, 'info', 'model');
       return info;
     });
@@ -139,23 +154,16 @@ export class ModelsController {
     return rt.exclusive('setModel', 'loading', owner, async () => {
       const info = await rt.workers.trainer.call('setModel', { bytes: rescued.bytes.slice() });
       rt.state.rescued = null;
-      await this.commit(rescued.bytes, info, rescued.label);
+      await this.commit(rescued.bytes, info, rescued.label, { source: 'rescued' });
       rt.emit('rescued', { rescued: null });
       rt.status('The last good weights of the diverged run are now the current model.', 'info', 'model');
     });
   }
 
-  /** Makes the pretrained model current again (and forgets the stored one). @param {*} owner */
-  revert(owner) {
-    const { rt } = this;
-    return rt.exclusive('setModel', 'loading', owner, async () => {
-      rt.status('Loading the pretrained model…', 'busy', 'model');
-      const bytes = await this.fetchPretrained();
-      const info = await rt.workers.trainer.call('setModel', { bytes: bytes.slice() });
-      await this.commit(bytes, info, PRETRAINED_LABEL);
-      await rt.storage?.forgetModel().catch(() => {});
-      rt.status('Back to the pretrained model.', 'info', 'model');
-    });
+  /** Makes the pretrained model current again (the library keeps the others). @param {*} owner */
+  async revert(owner) {
+    await this.rt.library.use('pretrained', owner);
+    this.rt.status(`Back to the pretrained model${this.rt.storage ? ' (the others stay in the library)' : ''}.`, 'info', 'model');
   }
 
   /** @returns {{bytes: Uint8Array, name: string}} the current model as a file to download */

@@ -11,11 +11,13 @@
  *   'train:histograms' {owner, epoch, step, layers: [{name, weights: {lo, hi, counts}, change: {kind, lo, hi,
  *                     counts} | null}]}                 about every second; change: 'updates' since the last
  *                                                       ones (or 'gradients' where the core exposes them)
- *   'train:done'     {owner, history, stopped, label}
+ *   'train:done'     {owner, history, stopped, label, kept?}   kept: false when a stopped fine-tune left the
+ *                                                       model it started from current
  *   'train:failed'   {owner, error}
  *   'train:diverged' {owner, message}                    the last good weights are in state.rescued
  */
 import { DATASET_NAMES, DataController } from './data.mjs';
+import { BeforeAfterController } from './before-after.mjs';
 
 /** Presets the page offers besides the core's own (keras, pytorch, mlp). */
 export const PRESETS_IN_PAGE = {
@@ -69,23 +71,30 @@ export class TrainController {
    * @param {string[]} [o.freeze] layers kept fixed (fine-tuning)
    * @param {string} [o.spec] architecture (from 'new') @param {string} [o.architecture] its name for the label
    * @param {number} o.seed @param {object} o.fit Model.fit options
+   * @param {number} [o.workers=1] threads computing each batch (data-parallel; the same seed and count give the
+   *   same weights)
    * @param {*} [o.owner] the widget starting the run
    * @param {() => Promise<void>} [o.check] runs first, inside the run (e.g. the view's architecture check)
    * @returns {Promise<{bytes, info, history, stopped, label, diverged?}>} throws when training did not
    *   complete; diverged: {message} when a step diverged (the last good weights are offered, not made current)
    */
-  async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, fit, owner = null, check }) {
+  async start({ dataset, from, freeze = [], spec, architecture = 'custom architecture', seed, workers = 1, fit, owner = null, check }) {
     const { rt } = this;
     rt.guard('train');
     rt.setActivity('training', owner);
-    this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1 };
+    this.run = { owner, epochs: fit.epochs, stepsPerEpoch: 1, workers };
+    const measured = BeforeAfterController.applies({ dataset, from }); // a fine-tune on drawings: before / after
     let failure;
     try {
       await check?.();
       if (DataController.usesMnist(dataset)) await rt.data.ensureMnist(['train', 'test']);
+      else if (measured) await rt.data.ensureMnist(['test']);
+      if (measured) await rt.beforeAfter.before(DATASET_NAMES[dataset]);
+      // Stop or Pause clicked before the worker trains (while checking, downloading or measuring)
+      if (this.run.stopRequested) throw new Error('stopped before training began; the model is unchanged');
       rt.emit('train:start', { owner, epochs: fit.epochs });
       rt.status('Training…', 'busy', 'train');
-      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, fit });
+      const result = await rt.workers.trainer.call('train', { dataset, from, freeze, spec, seed, workers, fit, paused: rt.state.paused });
       const n = result.history?.epochs.length ?? 0;
       const frozen = freeze.length ? `, ${freeze.join(' + ')} frozen` : '';
       const run = result.diverged ? `${DATASET_NAMES[dataset]}${frozen} (diverged: the last good weights)`
@@ -93,8 +102,17 @@ export class TrainController {
       result.label = from === 'current'
         ? `fine-tuned on ${run}, from ${rt.state.model.label.replace(/^fine-tuned on .*?, from /, '')}`
         : `trained here: ${architecture}, ${run}`;
-      if (result.diverged) return this._diverged(result, owner);
-      await rt.models.commit(result.bytes, result.info, result.label);
+      if (result.diverged) {
+        if (measured) rt.beforeAfter.ended('diverged', '');
+        return this._diverged(result, owner);
+      }
+      const kept = { source: from === 'current' ? 'fine-tuned' : 'trained', history: result.history, run: true };
+      if (from === 'current' && result.stopped) {
+        if (measured) rt.beforeAfter.ended('stopped', '');
+        return await this._stoppedFineTune(result, kept, owner);
+      }
+      await rt.models.commit(result.bytes, result.info, result.label, kept);
+      if (measured) await rt.beforeAfter.after(owner, result.stopped);
       if (rt.state.rescued) {
         rt.state.rescued = null; // a newer model is current: the weights of an older diverged run go
         rt.emit('rescued', { rescued: null });
@@ -108,6 +126,7 @@ export class TrainController {
       return result;
     } catch (e) {
       failure = e;
+      if (measured) rt.beforeAfter.ended('failed', e.message);
       // the prediction worker may hold a snapshot of the abandoned model: give it the current one back
       await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
     } finally {
@@ -118,6 +137,21 @@ export class TrainController {
     rt.status(`Training did not complete: ${failure.message}`, 'error', 'train');
     rt.emit('train:failed', { owner, error: failure });
     throw failure;
+  }
+
+  /**
+   * A fine-tune stopped before its end: it is kept in the library, and the model it started from stays current
+   * (in the training worker too).
+   */
+  async _stoppedFineTune(result, kept, owner) {
+    const { rt } = this;
+    await rt.workers.trainer.call('setModel', { bytes: rt.state.model.bytes.slice() });
+    await rt.predict.setModel(rt.state.model.bytes.slice(), rt.predict.currentNote()).catch(() => {});
+    const id = await rt.library.add(result.bytes, result.info, result.label, { ...kept, current: false });
+    rt.status('Fine-tuning stopped: the model it started from stays current' +
+      `${id === null ? '' : '; the partly fine-tuned one is kept in the model library'}.`, 'info', 'train');
+    rt.emit('train:done', { owner, history: result.history, stopped: true, label: result.label, kept: false });
+    return { ...result, kept: false };
   }
 
   /**
@@ -153,6 +187,7 @@ export class TrainController {
   /** Stops the run after its current step (the model trained so far becomes current). */
   async stop() {
     if (!this.run) return;
+    this.run.stopRequested = true; // if the worker is not training yet, the run ends before it begins
     this.rt.status('Stopping after the current step…', 'busy', 'train');
     await this.rt.workers.trainer.call('stop');
   }

@@ -95,9 +95,10 @@ export class DataView {
     opts.custom.textContent = custom
       ? `IDX files from disk (${custom.train.count.toLocaleString('en-US')} training images, ${custom.train.height}×${custom.train.width}×${custom.train.channels}, ${custom.train.classes} classes)`
       : 'IDX files from disk (none loaded)';
-    const n = samples.length;
+    const n = samples.filter((s) => !s.heldOut).length, held = samples.length - n;
     opts.drawings.disabled = n === 0;
-    opts.drawings.textContent = `My drawings (${n ? n : 'none'} saved)`;
+    opts.drawings.textContent = samples.length
+      ? `My drawings (${n} for training${held ? `, ${held} held out` : ''})` : 'My drawings (none saved)';
     opts['mnist+drawings'].disabled = n === 0;
     if (sel.selectedOptions[0]?.disabled) sel.value = 'mnist';
   }

@@ -55,6 +55,11 @@ export class DrawView {
     this._lastPredictAt = 0;
     this._wakeUp = null;       // ends the wait between two predictions during a stroke
     this._hints = hints && !seenHints();
+    this._labelPicked = false; // the user chose the label of this drawing (else it follows the prediction)
+    /** collect mode's digit (views/collect-view.mjs): every new drawing is labelled with it; null: the prediction */
+    this.promptLabel = null;
+    /** called after a drawing was saved, with its label */
+    this.onSaved = null;
 
     const $ = this.$;
     this.error = new ErrorSlot($('draw-error'), rt, 'drawings', owner);
@@ -74,6 +79,7 @@ export class DrawView {
     $('test-digit').addEventListener('click', () => this.useTestDigit());
     const labelSel = $('sample-label');
     for (let i = 0; i < 10; i++) labelSel.append(new Option(String(i), String(i)));
+    labelSel.addEventListener('change', () => { this._labelPicked = true; });
     $('sample-save').addEventListener('click', () => this.saveSample(Number(labelSel.value)));
     $('samples-clear').addEventListener('click', () => this.clearSamples());
     $('first-hint').hidden = !this._hints;
@@ -144,6 +150,7 @@ export class DrawView {
 
   clear() {
     this.pad.clear();
+    this.newDrawing();
     this._final = true;
     this.changed();
   }
@@ -184,6 +191,7 @@ export class DrawView {
       d[i] = d[i + 1] = d[i + 2] = invert ? 255 - v : v;
     }
     ctx.putImageData(img, 0, 0);
+    this.newDrawing();
     this._final = true;
     this._finalNote = note;
     this.pad.markInk();
@@ -283,9 +291,19 @@ export class DrawView {
     this.updateControls();
   }
 
+  /** A new drawing starts: its label is collect mode's digit, or follows the prediction until the user picks one. */
+  newDrawing() {
+    this._labelPicked = false;
+    if (this.promptLabel !== null) this.$('sample-label').value = String(this.promptLabel);
+  }
+
   /** Tells the subscribers and the host page what is shown; announces it once a stroke has ended. */
   _publish(final) {
     const p = describe(this.lastProbs);
+    const labelSel = this.$('sample-label');
+    if (!this._labelPicked && this.promptLabel === null && p.digit !== null && p.digit < labelSel.options.length) {
+      labelSel.value = String(p.digit);
+    }
     const prediction = { ...p, input: this.lastInput, final, layers: this.lastLayers ?? undefined };
     for (const { fn } of this._subscribers) fn(prediction);
     this.owner?.dispatch?.('prediction', { ...prediction, layers: undefined });
@@ -320,12 +338,15 @@ export class DrawView {
     if (!this.lastInput) return;
     this.error.clear();
     try {
-      const { deferred } = await this.rt.drawings.save(this.lastInput, label);
-      this.rt.status(deferred
-        ? `Saved as ${label}. The run in progress trains on the drawings it started with; this one joins the next run.`
-        : `Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`,
+      const saved = await this.rt.drawings.save(this.lastInput, label);
+      this.rt.status(saved.heldOut
+        ? `Saved as ${label}, held out for testing (every 5th drawing of a digit is; it is never trained on).`
+        : saved.deferred
+          ? `Saved as ${label}. The run in progress trains on the drawings it started with; this one joins the next run.`
+          : `Saved as ${label}. Choose "My drawings" or "MNIST + my drawings" as the data set and fine-tune the current model.`,
       'info', 'drawings');
       this.clear();
+      this.onSaved?.(label, saved);
     } catch (e) {
       this.error.show(`The drawing could not be saved: ${e.message}`);
     }

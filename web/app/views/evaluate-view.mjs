@@ -25,10 +25,16 @@ export class EvaluateView {
     }, (i, j) => this.showCell(i, j), onPick);
     this.error = new ErrorSlot($('eval-error'), rt, 'evaluate', owner);
     $('evaluate').addEventListener('click', () => this.run().catch(() => {}));
+    $('eval-set').addEventListener('change', () => this.error.clear());
     $('eval-cancel').addEventListener('click', () => rt.evaluation.cancel());
     this._off = [
       rt.on('activity', () => this.updateControls()),
       rt.on('ready', () => this.updateControls()),
+      rt.on('samples', () => this.options()),
+      rt.on('data', () => {
+        this.options();
+        this.datasetChanged(this.dataset());
+      }),
       rt.on('eval:reset', () => this.results.reset()),
       rt.on('eval:start', () => {
         this.error.clear();
@@ -43,6 +49,7 @@ export class EvaluateView {
         this.error.show(error.message, { status: false });
       }),
     ];
+    this.options();
     this.updateControls();
   }
 
@@ -50,9 +57,29 @@ export class EvaluateView {
     for (const off of this._off) off();
   }
 
-  /** The data set whose test split is evaluated: the one chosen, or MNIST for the drawings. */
+  /** @returns {'mnist'|'custom'|'drawings'} the test set chosen (drawings: the held-out ones) */
   evaluationSet() {
-    return this.dataset() === 'custom' && this.rt.state.custom ? 'custom' : 'mnist';
+    const sel = this.$('eval-set');
+    return sel.selectedOptions[0]?.disabled ? 'mnist' : sel.value;
+  }
+
+  /** The data card's choice changed: IDX files from disk are tested on their own test files. @param {string} choice */
+  datasetChanged(choice) {
+    const sel = this.$('eval-set');
+    if (choice === 'custom' && this.rt.state.custom) sel.value = 'custom';
+    else if (sel.value === 'custom') sel.value = 'mnist';
+  }
+
+  /** Which test sets there are. */
+  options() {
+    const { custom, samples } = this.rt.state;
+    const opts = Object.fromEntries([...this.$('eval-set').options].map((o) => [o.value, o]));
+    const held = samples.filter((s) => s.heldOut).length;
+    opts.custom.disabled = !custom;
+    opts.custom.textContent = custom ? `IDX test files (${custom.test.count.toLocaleString('en-US')} images)` : 'IDX test files (none loaded)';
+    opts.drawings.disabled = held === 0;
+    opts.drawings.textContent = `My drawings (${held || 'none'} held out)`;
+    if (this.$('eval-set').selectedOptions[0]?.disabled) this.$('eval-set').value = 'mnist';
   }
 
   /** Evaluates the current model. @returns {Promise<object|null>} the result, null when cancelled; throws when it failed */
@@ -67,6 +94,7 @@ export class EvaluateView {
 
   updateControls() {
     setEnabled(this.$('evaluate'), this.rt.allows('evaluate'));
+    setEnabled(this.$('eval-set'), this.rt.allows('evaluate'));
   }
 
   show(r) {

@@ -167,7 +167,7 @@ export class InsightView {
       return;
     }
     if (seq !== this._saliencySeq) return;
-    this.shown.saliency = { ...s, digit };
+    this.shown.saliency = { ...s, digit, input }; // input: the drawing it is of (a newer stroke may be shown)
     this._renderSaliency();
   }
 

@@ -8,8 +8,16 @@ import { adaptSpec } from '../spec.mjs';
 import { parts, setEnabled, ErrorSlot, fieldError, download } from './dom.mjs';
 
 const SMOOTHING = 0.9; // exponential moving average of the per-batch curves
-const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'augment'];
+const FORM_FIELDS = ['train-from', 'preset', 'optimizer', 'lr', 'schedule', 'batch', 'epochs', 'limit', 'val-split', 'seed', 'workers', 'augment'];
+/** Training threads a page starts with: one per core, at most this many. */
+export const MAX_DEFAULT_WORKERS = 4;
 const ADVANCED_FIELDS = ['momentum', 'nesterov', 'weight-decay', 'decoupled', 'warmup'];
+
+/** @returns {number} the training threads a form starts with: one per core of this computer, capped */
+export function defaultWorkers() {
+  const cores = globalThis.navigator?.hardwareConcurrency;
+  return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, Number.isInteger(cores) ? cores : 1));
+}
 
 /** The training card of one widget. */
 export class TrainView {
@@ -35,6 +43,7 @@ export class TrainView {
     this._starting = false;  // this view is between the click and the run's start (checking the architecture)
     this._specReady = false; // the editor holds a preset checked by the core
     this._fresh = false;     // the run started by this view has not reported progress yet (charts still old)
+    this._newSpec = null;    // while the editor shows the current model (fine-tuning): the new model's spec text
     const $ = this.$;
     this.error = new ErrorSlot($('train-error'), rt, 'train', owner);
 
@@ -55,7 +64,8 @@ export class TrainView {
       const lr = $('lr');
       if (['0.002', '0.05'].includes(lr.value)) lr.value = e.target.value === 'sgd' ? '0.05' : '0.002';
     });
-    for (const id of ['train-from', 'optimizer']) $(id).addEventListener('change', () => this.updateControls());
+    $('train-from').addEventListener('change', () => this.startChanged());
+    $('optimizer').addEventListener('change', () => this.updateControls());
     $('weight-decay').addEventListener('input', () => this.updateControls());
     $('train-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -76,7 +86,10 @@ export class TrainView {
     this._off = [
       rt.on('activity', () => this.updateControls()),
       rt.on('ready', () => this.updateControls()),
-      rt.on('model', ({ model }) => this.showFreezeLayers(model.info.layers)),
+      rt.on('model', ({ model }) => {
+        this.showFreezeLayers(model.info.layers);
+        if (this.fromCurrent) this.showCurrentSpec();
+      }),
       rt.on('trainerReady', () => this._init()),
       rt.on('train:start', mine((e) => this._runStarted(e))),
       rt.on('train:progress', mine((p) => this._progress(p))),
@@ -90,6 +103,7 @@ export class TrainView {
       this._initialized = resolve;
       rt.whenTrainerReady().catch(reject);
     });
+    $('workers').value = String(defaultWorkers());
     this.applyDefaults(defaults);
     if (rt.state.model) this.showFreezeLayers(rt.state.model.info.layers);
     if (rt.state.trainerReady) this._init();
@@ -101,12 +115,13 @@ export class TrainView {
    * @property {string} [preset] keras, pytorch, mlp or small @property {string} [spec] spec text (instead of a preset)
    * @property {number} [epochs] @property {number} [limit] training images @property {number} [batch]
    * @property {number} [validationSplit] @property {number} [lr] @property {'adam'|'sgd'} [optimizer]
-   * @property {'new'|'current'} [from] @property {number} [seed]
+   * @property {'new'|'current'} [from] @property {number} [seed] @property {number} [workers] training threads
+   *   (default: the number of cores, at most MAX_DEFAULT_WORKERS)
    */
   /** @param {TrainDefaults} d */
   applyDefaults(d) {
     const { $ } = this;
-    const fields = { epochs: 'epochs', limit: 'limit', batch: 'batch', validationSplit: 'val-split', lr: 'lr', seed: 'seed' };
+    const fields = { epochs: 'epochs', limit: 'limit', batch: 'batch', validationSplit: 'val-split', lr: 'lr', seed: 'seed', workers: 'workers' };
     for (const [k, id] of Object.entries(fields)) if (d[k] !== undefined && d[k] !== null) $(id).value = String(d[k]);
     if (d.optimizer) $('optimizer').value = d.optimizer;
     if (d.from) $('train-from').value = d.from;
@@ -131,6 +146,7 @@ export class TrainView {
       await this.presetChanged(this.$('preset').value);
     }
     this._specReady = true;
+    if (this.fromCurrent) this.showCurrentSpec();
     this.updateControls();
     this._initialized();
   }
@@ -187,6 +203,11 @@ export class TrainView {
   /** The data set choice changed: adapt the architecture to its shape and classes. @param {string} choice */
   datasetChanged(choice) {
     const [shape, classes] = this.rt.data.shape(choice);
+    if (this.fromCurrent) {
+      // the editor shows the current model; the new-model text it keeps aside follows the data set
+      if (this._newSpec !== null) this._newSpec = adaptSpec(this._newSpec, shape, classes) ?? this._newSpec;
+      return;
+    }
     const adapted = adaptSpec(this.editor.text, shape, classes);
     if (adapted && adapted !== this.editor.text) {
       this.editor.setText(adapted);
@@ -194,6 +215,69 @@ export class TrainView {
       this.validateSoon();
       this.rt.status(`Architecture adapted to the data set: input ${shape.join('x')}, ${classes} classes.`, 'info', 'spec');
     }
+  }
+
+  /** @returns {string} the architecture of a new model (the editor's text, kept aside while fine-tuning) */
+  get architectureText() {
+    return this._newSpec ?? this.editor.text;
+  }
+
+  /** @returns {boolean} whether the form fine-tunes the current model */
+  get fromCurrent() {
+    return this.$('train-from').value === 'current';
+  }
+
+  /** "Start from" changed: the editor shows the current model's layers, or the new model's spec again. */
+  startChanged() {
+    if (this.fromCurrent) {
+      this.showCurrentSpec();
+    } else if (this._newSpec !== null) {
+      const text = this._newSpec;
+      this._newSpec = null;
+      this.editor.setText(text);
+      this.validate();
+    }
+    this.updateControls();
+  }
+
+  /**
+   * Fine-tuning keeps the current model's layers: the (disabled) editor shows them, and the new model's spec
+   * waits aside until "a new model" is chosen again. An architecture error no longer applies.
+   */
+  showCurrentSpec() {
+    const model = this.rt.state.model;
+    if (!model || !this._specReady) return;
+    this._newSpec ??= this.editor.text;
+    this._specSeq++; // a check of the new model's text still under way no longer applies
+    clearTimeout(this._specTimer);
+    this.editor.setText(model.info.spec);
+    this.editor.showShapes(model.info.layers);
+    this.specCheck(`The current model's layers (${model.info.paramCount.toLocaleString('en-US')} parameters): ` +
+      'fine-tuning keeps them. Choose "a new model" above to edit an architecture.', '');
+    this.rt.clearStatus('spec');
+  }
+
+  /**
+   * Whether the current model can be fine-tuned on the data set chosen; if not, the error is put on the
+   * "Start from" field (the architecture is the current model's own). @returns {boolean}
+   */
+  checkCurrentFits() {
+    const info = this.rt.state.model?.info;
+    if (!info) return true;
+    const dataset = this.dataset();
+    const [shape, classes] = this.rt.data.shape(dataset);
+    let why = '';
+    if (info.inputShape.join() !== shape.join()) {
+      why = `The current model takes ${info.inputShape.join('×')} images, but the data set has ${shape.join('×')} images`;
+    } else if (info.classes < classes) {
+      why = `The current model outputs ${info.classes} classes, but the data set has ${classes}`;
+    }
+    if (!why) return true;
+    const message = `${why}: choose "a new model" here to train one for it, or another data set.`;
+    fieldError(this.$('train-from'), message, () => this.rt.clearStatus('train-form'));
+    this.rt.status(message, 'error', 'train-form');
+    this.$('train-from').focus();
+    return false;
   }
 
   /** @param {string} text @param {'ok'|'error'|''} kind */
@@ -223,13 +307,14 @@ export class TrainView {
       e.field.focus();
       return;
     }
+    if (form.from === 'current' && !this.checkCurrentFits()) return;
     let result = null;
     this._starting = true;
     this._fresh = true;
     try {
       result = await rt.train.start({
         ...form,
-        spec: this.editor.text,
+        spec: this.architectureText,
         architecture: this.$('preset').value === 'custom' ? 'custom architecture' : this.$('preset').value,
         owner: this.owner,
         check: async () => {
@@ -254,9 +339,10 @@ export class TrainView {
       this.owner?.dispatch?.('done', { stopped: false, diverged: true, label: result.label, epochs: [], testAccuracy: null });
       return;
     }
-    if (result.stopped) this.progressText('Stopped.');
+    if (result.stopped) this.progressText(result.kept === false ? 'Stopped: the model it started from stays current.' : 'Stopped.');
     else this.progress(1, 'Done.');
-    const evaluation = await this.afterTraining(result);
+    // a stopped fine-tune changed nothing current: nothing new to evaluate
+    const evaluation = result.kept === false ? null : await this.afterTraining(result);
     this.owner?.dispatch?.('done', {
       stopped: result.stopped, diverged: false, label: result.label, epochs: result.history.epochs,
       testAccuracy: evaluation?.accuracy ?? null,
@@ -299,8 +385,10 @@ export class TrainView {
     this.accChart.add(0, x, acc);
     this.chartSummary(`batch ${loss.toFixed(3)}`, `batch ${(100 * acc).toFixed(1)}%`);
     if (this.rt.state.paused) return;
+    const workers = this.rt.train.run?.workers ?? 1;
     this.progress(p.imagesDone / p.imagesTotal,
-      `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} images/s · ` +
+      `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · ${Math.round(p.imagesPerSecond).toLocaleString('en-US')} images/s` +
+      `${workers > 1 ? ` on ${workers} workers` : ''} · ` +
       `${duration(p.etaSeconds)} left`);
   }
 
@@ -347,6 +435,7 @@ export class TrainView {
       from,
       freeze: from === 'current' ? this.freezeNames() : [],
       seed: num('seed', 'Seed', 0, 4294967295, true),
+      workers: num('workers', 'Workers', 1, 16, true),
       fit: {
         optimizer: $('optimizer').value,
         lr: num('lr', 'Learning rate', 1e-7, 10, false),
@@ -373,11 +462,11 @@ export class TrainView {
     const idle = rt.allows('train') && this._specReady && !this._starting;
     const mine = rt.state.activity === 'training' && rt.state.owner === this.owner;
     for (const id of FORM_FIELDS) setEnabled($(id), idle);
-    const fromCurrent = $('train-from').value === 'current';
+    const fromCurrent = this.fromCurrent;
     $('preset').disabled ||= fromCurrent;
     $('freeze-box').hidden = !fromCurrent;
-    // fine-tuning keeps the current model's layers (listed to freeze): the architecture editor does not apply
-    for (const id of ['layer-editor', 'layer-kinds', 'spec-details', 'spec-check', 'skip-editor']) $(id).hidden = fromCurrent;
+    // fine-tuning keeps the current model's layers: the editor shows them, read-only (showCurrentSpec)
+    $('layer-kinds').hidden = fromCurrent;
     $('preset').closest('.field').hidden = fromCurrent;
     for (const box of $('freeze-layers').querySelectorAll('input')) box.disabled = !idle;
     const sgd = $('optimizer').value === 'sgd';
