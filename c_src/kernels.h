@@ -75,6 +75,16 @@ typedef struct {
     /* dwt (K, oc) accumulates taps^T . dy over the same rows: the weight gradient, transposed (tap-major). */
     void (*conv1ch_dw)(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w, int k,
                        int stride, int pad, int oh, int ow, int oc);
+    /* Winograd F(2x2, 3x3) transforms (conv_winograd.c), channels innermost and vectorised: adds, subtracts and
+     * the bias only, in the same order in every variant (so the same bits). Tile positions xi = 4 * row + col.
+     * v[xi * vs + ch] <- (B^T d B)[xi] for the 4x4 input patch d, rows[r] + col * c + ch its pixel (r, col). */
+    void (*wino_in)(float *v, size_t vs, const float *const rows[4], int c);
+    /* rows[r] + col * c + ch <- (A^T m A)[r][col] + b[ch] for the 2x2 output tile, m[xi * ms + ch]. */
+    void (*wino_out)(float *const rows[2], const float *m, size_t ms, const float *b, int c);
+    /* dm[xi * ms + ch] <- (A g A^T)[xi], g the 2x2 output-gradient tile at rows[r] + col * c + ch. */
+    void (*wino_out_grad)(float *dm, size_t ms, const float *const rows[2], int c);
+    /* rows[r] + col * c + ch += (B dv B^T)[r][col] for the 4x4 input patch, dv[xi * vs + ch]. */
+    void (*wino_in_grad)(float *const rows[4], const float *dv, size_t vs, int c);
 } cnn_kernels;
 
 /* The variants of this module, terminated by NULL: those compiled in (the first is the scalar reference), then

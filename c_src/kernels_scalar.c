@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "winograd.h"
 
 /* Cephes-style expf: range reduction by powers of 2, degree-6 polynomial; ~1 ulp; inputs clamped to [-87, 88]. The SIMD
  * version in kernels_wasmsimd.c performs the same operations in the same order. */
@@ -233,6 +234,22 @@ static void conv1ch_dw__scalar(float *dwt, const float *x, const float *dy, size
     }
 }
 
+static void wino_in__scalar(float *v, size_t vs, const float *const rows[4], int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino_in_lane(v, vs, rows, c, ch);
+}
+
+static void wino_out__scalar(float *const rows[2], const float *m, size_t ms, const float *b, int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino_out_lane(rows, m, ms, b, c, ch);
+}
+
+static void wino_out_grad__scalar(float *dm, size_t ms, const float *const rows[2], int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino_out_grad_lane(dm, ms, rows, c, ch);
+}
+
+static void wino_in_grad__scalar(float *const rows[4], const float *dv, size_t vs, int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino_in_grad_lane(rows, dv, vs, c, ch);
+}
+
 const cnn_kernels cnn_kernels_scalar = {
     .name = "scalar",
     .gemm = gemm__scalar,
@@ -256,4 +273,8 @@ const cnn_kernels cnn_kernels_scalar = {
     .bias_grad = bias_grad__scalar,
     .conv1ch_fwd = conv1ch_fwd__scalar,
     .conv1ch_dw = conv1ch_dw__scalar,
+    .wino_in = wino_in__scalar,
+    .wino_out = wino_out__scalar,
+    .wino_out_grad = wino_out_grad__scalar,
+    .wino_in_grad = wino_in_grad__scalar,
 };

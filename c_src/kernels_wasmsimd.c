@@ -7,6 +7,7 @@
 #include <wasm_simd128.h>
 
 #include "kernels.h"
+#include "winograd.h"
 
 static void gemm__wasmsimd(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs,
                            int b_cs, int m, int n, int k, int accumulate, float *work) {
@@ -400,6 +401,89 @@ static void conv1ch_dw__wasmsimd(float *dwt, const float *x, const float *dy, si
     }
 }
 
+/* Winograd transforms, 4 channels at a time, each lane exactly as cnn_wino_*_lane (winograd.h). */
+#define VADD wasm_f32x4_add
+#define VSUB wasm_f32x4_sub
+#define VNEG wasm_f32x4_neg
+
+static void wino_in__wasmsimd(float *v, size_t vs, const float *const rows[4], int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[4][4];
+        for (int q = 0; q < 4; q++) {
+            v128_t d0 = wasm_v128_load(rows[0] + q * c + ch), d1 = wasm_v128_load(rows[1] + q * c + ch);
+            v128_t d2 = wasm_v128_load(rows[2] + q * c + ch), d3 = wasm_v128_load(rows[3] + q * c + ch);
+            WINO_BT(t[0][q], t[1][q], t[2][q], t[3][q], d0, d1, d2, d3, VADD, VSUB);
+        }
+        for (int r = 0; r < 4; r++) {
+            v128_t o0, o1, o2, o3;
+            WINO_BT(o0, o1, o2, o3, t[r][0], t[r][1], t[r][2], t[r][3], VADD, VSUB);
+            wasm_v128_store(v + (size_t)(4 * r) * vs + ch, o0);
+            wasm_v128_store(v + (size_t)(4 * r + 1) * vs + ch, o1);
+            wasm_v128_store(v + (size_t)(4 * r + 2) * vs + ch, o2);
+            wasm_v128_store(v + (size_t)(4 * r + 3) * vs + ch, o3);
+        }
+    }
+    for (; ch < c; ch++) cnn_wino_in_lane(v, vs, rows, c, ch);
+}
+
+static void wino_out__wasmsimd(float *const rows[2], const float *m, size_t ms, const float *b, int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t s[2][4], bv = wasm_v128_load(b + ch);
+        for (int q = 0; q < 4; q++)
+            WINO_AT(s[0][q], s[1][q], wasm_v128_load(m + (size_t)q * ms + ch),
+                    wasm_v128_load(m + (size_t)(4 + q) * ms + ch), wasm_v128_load(m + (size_t)(8 + q) * ms + ch),
+                    wasm_v128_load(m + (size_t)(12 + q) * ms + ch), VADD, VSUB);
+        for (int r = 0; r < 2; r++) {
+            v128_t y0, y1;
+            WINO_AT(y0, y1, s[r][0], s[r][1], s[r][2], s[r][3], VADD, VSUB);
+            wasm_v128_store(rows[r] + ch, VADD(y0, bv));
+            wasm_v128_store(rows[r] + c + ch, VADD(y1, bv));
+        }
+    }
+    for (; ch < c; ch++) cnn_wino_out_lane(rows, m, ms, b, c, ch);
+}
+
+static void wino_out_grad__wasmsimd(float *dm, size_t ms, const float *const rows[2], int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[4][2];
+        for (int q = 0; q < 2; q++)
+            WINO_A(t[0][q], t[1][q], t[2][q], t[3][q], wasm_v128_load(rows[0] + q * c + ch),
+                   wasm_v128_load(rows[1] + q * c + ch), VADD, VSUB, VNEG);
+        for (int r = 0; r < 4; r++) {
+            v128_t o0, o1, o2, o3;
+            WINO_A(o0, o1, o2, o3, t[r][0], t[r][1], VADD, VSUB, VNEG);
+            wasm_v128_store(dm + (size_t)(4 * r) * ms + ch, o0);
+            wasm_v128_store(dm + (size_t)(4 * r + 1) * ms + ch, o1);
+            wasm_v128_store(dm + (size_t)(4 * r + 2) * ms + ch, o2);
+            wasm_v128_store(dm + (size_t)(4 * r + 3) * ms + ch, o3);
+        }
+    }
+    for (; ch < c; ch++) cnn_wino_out_grad_lane(dm, ms, rows, c, ch);
+}
+
+static void wino_in_grad__wasmsimd(float *const rows[4], const float *dv, size_t vs, int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[4][4];
+        for (int q = 0; q < 4; q++)
+            WINO_B(t[0][q], t[1][q], t[2][q], t[3][q], wasm_v128_load(dv + (size_t)q * vs + ch),
+                   wasm_v128_load(dv + (size_t)(4 + q) * vs + ch), wasm_v128_load(dv + (size_t)(8 + q) * vs + ch),
+                   wasm_v128_load(dv + (size_t)(12 + q) * vs + ch), VADD, VSUB, VNEG);
+        for (int r = 0; r < 4; r++) {
+            v128_t o[4];
+            WINO_B(o[0], o[1], o[2], o[3], t[r][0], t[r][1], t[r][2], t[r][3], VADD, VSUB, VNEG);
+            for (int q = 0; q < 4; q++) {
+                float *d = rows[r] + q * c + ch;
+                wasm_v128_store(d, VADD(wasm_v128_load(d), o[q]));
+            }
+        }
+    }
+    for (; ch < c; ch++) cnn_wino_in_grad_lane(rows, dv, vs, c, ch);
+}
+
 const cnn_kernels cnn_kernels_wasmsimd = {
     .name = "wasmsimd",
     .gemm = gemm__wasmsimd,
@@ -423,5 +507,9 @@ const cnn_kernels cnn_kernels_wasmsimd = {
     .bias_grad = bias_grad__wasmsimd,
     .conv1ch_fwd = conv1ch_fwd__wasmsimd,
     .conv1ch_dw = conv1ch_dw__wasmsimd,
+    .wino_in = wino_in__wasmsimd,
+    .wino_out = wino_out__wasmsimd,
+    .wino_out_grad = wino_out_grad__wasmsimd,
+    .wino_in_grad = wino_in_grad__wasmsimd,
 };
 #endif /* __wasm_simd128__ */

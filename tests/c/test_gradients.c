@@ -192,6 +192,10 @@ static const struct {
      * a pre-activation block (its first layer reads the input the skip also needs) */
     {"input 5x5x2; conv2d 3 3x3 same tanh; residual; conv2d 3 3x3 same; leakyrelu 0.1; conv2d 3 3x3 same; end; "
      "gelu; residual; relu; conv2d 3 3x3 same; end; dense 3", NULL, 2},
+    /* 3x3 stride-1 convolutions of 8 and more input channels run by Winograd F(2x2, 3x3): valid and same, odd
+     * sides (edge tiles), frozen in the middle (its input gradient alone) */
+    {"input 7x6x1; conv2d 8 3x3 same tanh; conv2d 5 3x3 tanh; conv2d 4 1x1; conv2d 9 3x3 same; dense 3", NULL, 0},
+    {"input 6x7x1; conv2d 9 3x3 same tanh; conv2d 8 3x3 same tanh; conv2d 6 3x3 tanh; dense 3", "conv2", 0},
     /* a residual block over flat features, with a stride-2 block before it */
     {"input 8x8x1; conv2d 4 3x3 same; residual; conv2d 6 3x3 same stride 2 tanh; skip; conv2d 6 1x1 stride 2; "
      "end; dense 8 tanh; residual; dense 5 tanh; dense 8; end; dense 3", NULL, 2},
