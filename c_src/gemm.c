@@ -4,14 +4,11 @@
  * NR-wide panels (k-major), then for each MC-tall block of A's rows A is packed into MR-tall panels, and the
  * micro-kernel computes one MR x NR tile of C from one A panel and one B panel. Packing reads A and B through
  * (row, column) strides, so one driver serves A.B, A.B^T and A^T.B. Panels past the matrix edge are zero-padded:
- * the micro-kernel always runs the full tile and only stores the valid part. */
+ * the micro-kernel always runs the full tile and only stores the valid part. The micro-kernels live in their
+ * variants' files (kernels_scalar.c, kernels_wasmsimd.c, relaxed/). */
 #include <string.h>
 
 #include "kernels.h"
-
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-#endif
 
 #define MR CNN_GEMM_MR
 #define NR CNN_GEMM_NR
@@ -80,70 +77,3 @@ void cnn_gemm_packed(float *c, int ldc, const float *a, int a_rs, int a_cs, cons
         }
     }
 }
-
-/* Stores an MR x NR tile held in t into C, adding when accumulating, only the valid mr x nr part. */
-static void store_tile(float *c, int ldc, const float t[MR][NR], int mr, int nr, int accumulate) {
-    for (int i = 0; i < mr; i++) {
-        float *row = c + (size_t)i * ldc;
-        if (accumulate)
-            for (int j = 0; j < nr; j++) row[j] += t[i][j];
-        else
-            for (int j = 0; j < nr; j++) row[j] = t[i][j];
-    }
-}
-
-void cnn_gemm_ukernel__scalar(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
-                              int accumulate) {
-    float t[MR][NR] = {{0}};
-    for (int p = 0; p < kc; p++) {
-        for (int i = 0; i < MR; i++) {
-            float av = ap[p * MR + i];
-            for (int j = 0; j < NR; j++) t[i][j] += av * bp[p * NR + j];
-        }
-    }
-    store_tile(c, ldc, (const float(*)[NR])t, mr, nr, accumulate);
-}
-
-#ifdef __wasm_simd128__
-/* 4 x 8 tile in 8 vector accumulators: per k, two B vectors and four broadcast A values. */
-void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
-                                int accumulate) {
-    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
-    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    for (int p = 0; p < kc; p++) {
-        v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
-        v128_t a0 = wasm_v128_load32_splat(ap), a1 = wasm_v128_load32_splat(ap + 1);
-        v128_t a2 = wasm_v128_load32_splat(ap + 2), a3 = wasm_v128_load32_splat(ap + 3);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
-        ap += MR;
-        bp += NR;
-    }
-    if (mr == MR && nr == NR) {
-        float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * (size_t)ldc, *r3 = c + 3 * (size_t)ldc;
-        if (accumulate) {
-            c00 = wasm_f32x4_add(c00, wasm_v128_load(r0)); c01 = wasm_f32x4_add(c01, wasm_v128_load(r0 + 4));
-            c10 = wasm_f32x4_add(c10, wasm_v128_load(r1)); c11 = wasm_f32x4_add(c11, wasm_v128_load(r1 + 4));
-            c20 = wasm_f32x4_add(c20, wasm_v128_load(r2)); c21 = wasm_f32x4_add(c21, wasm_v128_load(r2 + 4));
-            c30 = wasm_f32x4_add(c30, wasm_v128_load(r3)); c31 = wasm_f32x4_add(c31, wasm_v128_load(r3 + 4));
-        }
-        wasm_v128_store(r0, c00); wasm_v128_store(r0 + 4, c01);
-        wasm_v128_store(r1, c10); wasm_v128_store(r1 + 4, c11);
-        wasm_v128_store(r2, c20); wasm_v128_store(r2 + 4, c21);
-        wasm_v128_store(r3, c30); wasm_v128_store(r3 + 4, c31);
-        return;
-    }
-    float t[MR][NR];
-    wasm_v128_store(&t[0][0], c00); wasm_v128_store(&t[0][4], c01);
-    wasm_v128_store(&t[1][0], c10); wasm_v128_store(&t[1][4], c11);
-    wasm_v128_store(&t[2][0], c20); wasm_v128_store(&t[2][4], c21);
-    wasm_v128_store(&t[3][0], c30); wasm_v128_store(&t[3][4], c31);
-    store_tile(c, ldc, (const float(*)[NR])t, mr, nr, accumulate);
-}
-#endif

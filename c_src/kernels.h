@@ -118,6 +118,18 @@ void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float 
                                 int accumulate);
 #endif
 
+/* Stores an MR x NR tile held in t into C, adding when accumulating, only the valid mr x nr part. */
+static inline void cnn_gemm_store_tile(float *c, int ldc, const float t[CNN_GEMM_MR][CNN_GEMM_NR], int mr, int nr,
+                                       int accumulate) {
+    for (int i = 0; i < mr; i++) {
+        float *row = c + (size_t)i * ldc;
+        if (accumulate)
+            for (int j = 0; j < nr; j++) row[j] += t[i][j];
+        else
+            for (int j = 0; j < nr; j++) row[j] = t[i][j];
+    }
+}
+
 /* ---- layout helpers shared by all variants (memory movement, no arithmetic to vectorise by hand) ---- */
 /* col (rows, k * k * c) <- output rows [row0, row0 + rows) of the convolution of x (n, h, w, c): output row r is
  * (image, oy, ox) with r = (image * oh + oy) * ow + ox, its window's top-left input pixel at

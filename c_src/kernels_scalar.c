@@ -250,6 +250,19 @@ static void wino_in_grad__scalar(float *const rows[4], const float *dv, size_t v
     for (int ch = 0; ch < c; ch++) cnn_wino_in_grad_lane(rows, dv, vs, c, ch);
 }
 
+/* The scalar GEMM micro-kernel (built without vectorisation, as all of this file). */
+void cnn_gemm_ukernel__scalar(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
+                              int accumulate) {
+    float t[CNN_GEMM_MR][CNN_GEMM_NR] = {{0}};
+    for (int p = 0; p < kc; p++) {
+        for (int i = 0; i < CNN_GEMM_MR; i++) {
+            float av = ap[p * CNN_GEMM_MR + i];
+            for (int j = 0; j < CNN_GEMM_NR; j++) t[i][j] += av * bp[p * CNN_GEMM_NR + j];
+        }
+    }
+    cnn_gemm_store_tile(c, ldc, (const float(*)[CNN_GEMM_NR])t, mr, nr, accumulate);
+}
+
 const cnn_kernels cnn_kernels_scalar = {
     .name = "scalar",
     .gemm = gemm__scalar,

@@ -9,6 +9,48 @@
 #include "kernels.h"
 #include "winograd.h"
 
+/* 4 x 8 tile in 8 vector accumulators: per k, two B vectors and four broadcast A values. */
+void cnn_gemm_ukernel__wasmsimd(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
+                                int accumulate) {
+    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
+    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (int p = 0; p < kc; p++) {
+        v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+        v128_t a0 = wasm_v128_load32_splat(ap), a1 = wasm_v128_load32_splat(ap + 1);
+        v128_t a2 = wasm_v128_load32_splat(ap + 2), a3 = wasm_v128_load32_splat(ap + 3);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
+        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+        ap += CNN_GEMM_MR;
+        bp += CNN_GEMM_NR;
+    }
+    if (mr == CNN_GEMM_MR && nr == CNN_GEMM_NR) {
+        float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * (size_t)ldc, *r3 = c + 3 * (size_t)ldc;
+        if (accumulate) {
+            c00 = wasm_f32x4_add(c00, wasm_v128_load(r0)); c01 = wasm_f32x4_add(c01, wasm_v128_load(r0 + 4));
+            c10 = wasm_f32x4_add(c10, wasm_v128_load(r1)); c11 = wasm_f32x4_add(c11, wasm_v128_load(r1 + 4));
+            c20 = wasm_f32x4_add(c20, wasm_v128_load(r2)); c21 = wasm_f32x4_add(c21, wasm_v128_load(r2 + 4));
+            c30 = wasm_f32x4_add(c30, wasm_v128_load(r3)); c31 = wasm_f32x4_add(c31, wasm_v128_load(r3 + 4));
+        }
+        wasm_v128_store(r0, c00); wasm_v128_store(r0 + 4, c01);
+        wasm_v128_store(r1, c10); wasm_v128_store(r1 + 4, c11);
+        wasm_v128_store(r2, c20); wasm_v128_store(r2 + 4, c21);
+        wasm_v128_store(r3, c30); wasm_v128_store(r3 + 4, c31);
+        return;
+    }
+    float t[CNN_GEMM_MR][CNN_GEMM_NR];
+    wasm_v128_store(&t[0][0], c00); wasm_v128_store(&t[0][4], c01);
+    wasm_v128_store(&t[1][0], c10); wasm_v128_store(&t[1][4], c11);
+    wasm_v128_store(&t[2][0], c20); wasm_v128_store(&t[2][4], c21);
+    wasm_v128_store(&t[3][0], c30); wasm_v128_store(&t[3][4], c31);
+    cnn_gemm_store_tile(c, ldc, (const float(*)[CNN_GEMM_NR])t, mr, nr, accumulate);
+}
+
 static void gemm__wasmsimd(float *c, int ldc, const float *a, int a_rs, int a_cs, const float *b, int b_rs,
                            int b_cs, int m, int n, int k, int accumulate, float *work) {
     cnn_gemm_packed(c, ldc, a, a_rs, a_cs, b, b_rs, b_cs, m, n, k, accumulate, work, cnn_gemm_ukernel__wasmsimd);
