@@ -85,6 +85,13 @@ typedef struct {
     void (*wino_out_grad)(float *dm, size_t ms, const float *const rows[2], int c);
     /* rows[r] + col * c + ch += (B dv B^T)[r][col] for the 4x4 input patch, dv[xi * vs + ch]. */
     void (*wino_in_grad)(float *const rows[4], const float *dv, size_t vs, int c);
+    /* The same four for Winograd F(4x4, 3x3): 6x6 input patches (rows[6]), 4x4 output tiles (rows[4]), tile
+     * positions xi = 6 * row + col; adds, subtracts and multiplies by small constants, in the same order in every
+     * variant (so the same bits). */
+    void (*wino4_in)(float *v, size_t vs, const float *const rows[6], int c);
+    void (*wino4_out)(float *const rows[4], const float *m, size_t ms, const float *b, int c);
+    void (*wino4_out_grad)(float *dm, size_t ms, const float *const rows[4], int c);
+    void (*wino4_in_grad)(float *const rows[6], const float *dv, size_t vs, int c);
 } cnn_kernels;
 
 /* The variants of this module, terminated by NULL: those compiled in (the first is the scalar reference), then

@@ -250,6 +250,22 @@ static void wino_in_grad__scalar(float *const rows[4], const float *dv, size_t v
     for (int ch = 0; ch < c; ch++) cnn_wino_in_grad_lane(rows, dv, vs, c, ch);
 }
 
+static void wino4_in__scalar(float *v, size_t vs, const float *const rows[6], int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino4_in_lane(v, vs, rows, c, ch);
+}
+
+static void wino4_out__scalar(float *const rows[4], const float *m, size_t ms, const float *b, int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino4_out_lane(rows, m, ms, b, c, ch);
+}
+
+static void wino4_out_grad__scalar(float *dm, size_t ms, const float *const rows[4], int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino4_out_grad_lane(dm, ms, rows, c, ch);
+}
+
+static void wino4_in_grad__scalar(float *const rows[6], const float *dv, size_t vs, int c) {
+    for (int ch = 0; ch < c; ch++) cnn_wino4_in_grad_lane(rows, dv, vs, c, ch);
+}
+
 /* The scalar GEMM micro-kernel (built without vectorisation, as all of this file). */
 void cnn_gemm_ukernel__scalar(float *c, int ldc, const float *ap, const float *bp, int kc, int mr, int nr,
                               int accumulate) {
@@ -290,4 +306,8 @@ const cnn_kernels cnn_kernels_scalar = {
     .wino_out = wino_out__scalar,
     .wino_out_grad = wino_out_grad__scalar,
     .wino_in_grad = wino_in_grad__scalar,
+    .wino4_in = wino4_in__scalar,
+    .wino4_out = wino4_out__scalar,
+    .wino4_out_grad = wino4_out_grad__scalar,
+    .wino4_in_grad = wino4_in_grad__scalar,
 };

@@ -526,6 +526,80 @@ static void wino_in_grad__wasmsimd(float *const rows[4], const float *dv, size_t
     for (; ch < c; ch++) cnn_wino_in_grad_lane(rows, dv, vs, c, ch);
 }
 
+/* F(4x4, 3x3): the column pass into t, then the row pass, 4 channels at a time. */
+#define VMULK(a, k) wasm_f32x4_mul(a, wasm_f32x4_splat(k))
+
+static void wino4_in__wasmsimd(float *v, size_t vs, const float *const rows[6], int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[6][6], col[6], o[6];
+        for (int q = 0; q < 6; q++) {
+            for (int r = 0; r < 6; r++) col[r] = wasm_v128_load(rows[r] + q * c + ch);
+            WINO4_BT(v128_t, o, col, VADD, VSUB, VMULK);
+            for (int r = 0; r < 6; r++) t[r][q] = o[r];
+        }
+        for (int r = 0; r < 6; r++) {
+            WINO4_BT(v128_t, o, t[r], VADD, VSUB, VMULK);
+            for (int q = 0; q < 6; q++) wasm_v128_store(v + (size_t)(6 * r + q) * vs + ch, o[q]);
+        }
+    }
+    for (; ch < c; ch++) cnn_wino4_in_lane(v, vs, rows, c, ch);
+}
+
+static void wino4_out__wasmsimd(float *const rows[4], const float *m, size_t ms, const float *b, int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t s[4][6], col[6], o[4], bv = wasm_v128_load(b + ch);
+        for (int q = 0; q < 6; q++) {
+            for (int r = 0; r < 6; r++) col[r] = wasm_v128_load(m + (size_t)(6 * r + q) * ms + ch);
+            WINO4_AT(v128_t, o, col, VADD, VSUB, VMULK);
+            for (int r = 0; r < 4; r++) s[r][q] = o[r];
+        }
+        for (int r = 0; r < 4; r++) {
+            WINO4_AT(v128_t, o, s[r], VADD, VSUB, VMULK);
+            for (int q = 0; q < 4; q++) wasm_v128_store(rows[r] + q * c + ch, VADD(o[q], bv));
+        }
+    }
+    for (; ch < c; ch++) cnn_wino4_out_lane(rows, m, ms, b, c, ch);
+}
+
+static void wino4_out_grad__wasmsimd(float *dm, size_t ms, const float *const rows[4], int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[6][4], col[4], o[6];
+        for (int q = 0; q < 4; q++) {
+            for (int r = 0; r < 4; r++) col[r] = wasm_v128_load(rows[r] + q * c + ch);
+            WINO4_A(v128_t, o, col, VADD, VSUB, VMULK);
+            for (int r = 0; r < 6; r++) t[r][q] = o[r];
+        }
+        for (int r = 0; r < 6; r++) {
+            WINO4_A(v128_t, o, t[r], VADD, VSUB, VMULK);
+            for (int q = 0; q < 6; q++) wasm_v128_store(dm + (size_t)(6 * r + q) * ms + ch, o[q]);
+        }
+    }
+    for (; ch < c; ch++) cnn_wino4_out_grad_lane(dm, ms, rows, c, ch);
+}
+
+static void wino4_in_grad__wasmsimd(float *const rows[6], const float *dv, size_t vs, int c) {
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+        v128_t t[6][6], col[6], o[6];
+        for (int q = 0; q < 6; q++) {
+            for (int r = 0; r < 6; r++) col[r] = wasm_v128_load(dv + (size_t)(6 * r + q) * vs + ch);
+            WINO4_B(v128_t, o, col, VADD, VSUB, VMULK);
+            for (int r = 0; r < 6; r++) t[r][q] = o[r];
+        }
+        for (int r = 0; r < 6; r++) {
+            WINO4_B(v128_t, o, t[r], VADD, VSUB, VMULK);
+            for (int q = 0; q < 6; q++) {
+                float *d = rows[r] + q * c + ch;
+                wasm_v128_store(d, VADD(wasm_v128_load(d), o[q]));
+            }
+        }
+    }
+    for (; ch < c; ch++) cnn_wino4_in_grad_lane(rows, dv, vs, c, ch);
+}
+
 const cnn_kernels cnn_kernels_wasmsimd = {
     .name = "wasmsimd",
     .gemm = gemm__wasmsimd,
@@ -553,5 +627,9 @@ const cnn_kernels cnn_kernels_wasmsimd = {
     .wino_out = wino_out__wasmsimd,
     .wino_out_grad = wino_out_grad__wasmsimd,
     .wino_in_grad = wino_in_grad__wasmsimd,
+    .wino4_in = wino4_in__wasmsimd,
+    .wino4_out = wino4_out__wasmsimd,
+    .wino4_out_grad = wino4_out_grad__wasmsimd,
+    .wino4_in_grad = wino4_in_grad__wasmsimd,
 };
 #endif /* __wasm_simd128__ */

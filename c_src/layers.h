@@ -194,13 +194,15 @@ extern const cnn_layer_desc cnn_layer_conv2d, cnn_layer_dense, cnn_layer_maxpool
  * (H, W, C) order; identity when (fh, fw) is (1, 1). Dense weights and batch norm over flat features use it. */
 size_t cnn_flat_ours_from_torch(size_t j, int fh, int fw, int fc);
 
-/* Winograd F(2x2, 3x3) convolution (conv_winograd.c): whether it serves layer l, its workspace (floats of ws->col
- * and of ws->dcol), and the passes, with the contract of the im2col ones in layers_conv.c. */
+/* Winograd convolution (conv_winograd.c): whether it serves layer l, the output tile side it uses for l (2 for
+ * F(2x2, 3x3), 4 for F(4x4, 3x3): the one with fewer multiplies), the workspace for tile side m (floats of ws->col
+ * and of ws->dcol), and the passes with tile side m, with the contract of the im2col ones in layers_conv.c. */
 int cnn_winograd_applies(const cnn_layer *l);
-size_t cnn_winograd_workspace(const cnn_layer *l, int max_batch);
-void cnn_winograd_forward(float *y, const float *x, const float *w, const float *b, const cnn_layer *l, int n,
-                          cnn_workspace *ws);
+int cnn_winograd_tile(const cnn_layer *l);
+size_t cnn_winograd_workspace(const cnn_layer *l, int m, int max_batch);
+void cnn_winograd_forward(float *y, const float *x, const float *w, const float *b, const cnn_layer *l, int m,
+                          int n, cnn_workspace *ws);
 void cnn_winograd_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                           const cnn_layer *l, int n, cnn_workspace *ws);
+                           const cnn_layer *l, int m, int n, cnn_workspace *ws);
 
 #endif /* CNN_LAYERS_H */

@@ -156,7 +156,7 @@ static void conv_init(const cnn_layer *l, float *w, float *buf, cnn_rng *r) {
 }
 
 static size_t conv_workspace(const cnn_layer *l, int max_batch) {
-    if (cnn_winograd_applies(l)) return cnn_winograd_workspace(l, max_batch);
+    if (cnn_winograd_applies(l)) return cnn_winograd_workspace(l, cnn_winograd_tile(l), max_batch);
     uint64_t rows = (uint64_t)conv_chunk_rows(l), all = (uint64_t)max_batch * l->oh * l->ow;
     size_t need = (size_t)((rows < all ? rows : all) * l->k * l->k * l->ic); /* <= CNN_CONV_CHUNK_FLOATS */
     size_t wt = (size_t)l->k * l->k * l->oc; /* the direct kernels' transposed weights */
@@ -167,14 +167,16 @@ static size_t conv_workspace(const cnn_layer *l, int max_batch) {
  * for one input channel, im2col + GEMM otherwise. */
 static void conv_fwd(const cnn_layer *l, const cnn_pass *p) {
     size_t wn = (size_t)l->oc * l->k * l->k * l->ic;
-    if (cnn_winograd_applies(l)) cnn_winograd_forward(p->y, p->x, p->w, p->w + wn, l, p->n, p->ws);
+    if (cnn_winograd_applies(l))
+        cnn_winograd_forward(p->y, p->x, p->w, p->w + wn, l, cnn_winograd_tile(l), p->n, p->ws);
     else conv2d_forward(p->y, p->x, p->w, p->w + wn, l, p->n, p->ws);
 }
 
 static void conv_bwd(const cnn_layer *l, const cnn_pass *p) {
     size_t wn = (size_t)l->oc * l->k * l->k * l->ic;
     float *db = p->dw ? p->dw + wn : NULL;
-    if (cnn_winograd_applies(l)) cnn_winograd_backward(p->dx, p->dw, db, p->dy, p->x, p->w, l, p->n, p->ws);
+    if (cnn_winograd_applies(l))
+        cnn_winograd_backward(p->dx, p->dw, db, p->dy, p->x, p->w, l, cnn_winograd_tile(l), p->n, p->ws);
     else conv2d_backward(p->dx, p->dw, db, p->dy, p->x, p->w, l, p->n, p->ws);
 }
 

@@ -19,7 +19,7 @@
 /* Convolutions are unrolled (im2col) at most this many output rows, and this many floats, at a time. */
 #define CNN_CONV_CHUNK_ROWS 4096
 #define CNN_CONV_CHUNK_FLOATS (4 * 1024 * 1024)
-/* 3x3 stride-1 convolutions with at least this many input channels run by Winograd F(2x2, 3x3)
+/* 3x3 stride-1 convolutions with at least this many input channels run by Winograd F(2x2, 3x3) or F(4x4, 3x3)
  * (conv_winograd.c); its transformed tiles (input and output) take at most this many floats at a time. */
 #define CNN_WINO_MIN_CHANNELS 8
 #define CNN_WINO_CHUNK_FLOATS (256 * 1024)

@@ -1,4 +1,5 @@
-/* winograd.h - the Winograd F(2x2, 3x3) transforms in one dimension, written once for every element type.
+/* winograd.h - the Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms in one dimension, written once for every
+ * element type.
  *
  * A 3x3 correlation of a 4x4 input patch d with weights g gives the 2x2 output Y = A^T [(G g G^T) . (B^T d B)] A
  * (Lavin & Gray, "Fast algorithms for convolutional neural networks", 2015), with
@@ -76,6 +77,113 @@ static inline void cnn_wino_in_grad_lane(float *const rows[4], const float *dv, 
         rows[r][c + ch] += o1;
         rows[r][2 * c + ch] += o2;
         rows[r][3 * c + ch] += o3;
+    }
+}
+
+/* ---- F(4x4, 3x3): 4x4 output tiles from 6x6 input patches (points 0, 1, -1, 2, -2, infinity) ----
+ *     B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *     G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *     A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * 36 multiplies per output tile and channel pair instead of 144 (16 per 2x2 tile, 64 per 4x4, in F(2x2)).
+ * The macros take arrays (o out, i in) of element type T; MULK(x, k) multiplies by the constant k. */
+/* o[0..5] = B^T i[0..5] */
+#define WINO4_BT(T, o, i, ADD, SUB, MULK)                                          \
+    do {                                                                            \
+        T s31_ = SUB((i)[3], (i)[1]), s42_ = SUB((i)[4], (i)[2]);                   \
+        (o)[0] = ADD(SUB(MULK((i)[0], 4.0f), MULK((i)[2], 5.0f)), (i)[4]);          \
+        (o)[1] = SUB(ADD((i)[3], (i)[4]), MULK(ADD((i)[1], (i)[2]), 4.0f));         \
+        (o)[2] = ADD(SUB((i)[4], (i)[3]), MULK(SUB((i)[1], (i)[2]), 4.0f));         \
+        (o)[3] = ADD(s42_, MULK(s31_, 2.0f));                                       \
+        (o)[4] = SUB(s42_, MULK(s31_, 2.0f));                                       \
+        (o)[5] = ADD(SUB(MULK((i)[1], 4.0f), MULK((i)[3], 5.0f)), (i)[5]);          \
+    } while (0)
+/* o[0..3] = A^T i[0..5] */
+#define WINO4_AT(T, o, i, ADD, SUB, MULK)                                          \
+    do {                                                                            \
+        T p12_ = ADD((i)[1], (i)[2]), m12_ = SUB((i)[1], (i)[2]);                   \
+        T p34_ = ADD((i)[3], (i)[4]), m34_ = SUB((i)[3], (i)[4]);                   \
+        (o)[0] = ADD(ADD((i)[0], p12_), p34_);                                      \
+        (o)[1] = ADD(m12_, MULK(m34_, 2.0f));                                       \
+        (o)[2] = ADD(p12_, MULK(p34_, 4.0f));                                       \
+        (o)[3] = ADD(ADD(m12_, MULK(m34_, 8.0f)), (i)[5]);                          \
+    } while (0)
+/* o[0..5] = A i[0..3] */
+#define WINO4_A(T, o, i, ADD, SUB, MULK)                                           \
+    do {                                                                            \
+        T e_ = ADD((i)[0], (i)[2]), f_ = ADD((i)[1], (i)[3]);                       \
+        T e2_ = ADD((i)[0], MULK((i)[2], 4.0f));                                    \
+        T f2_ = ADD(MULK((i)[1], 2.0f), MULK((i)[3], 8.0f));                        \
+        (o)[0] = (i)[0];                                                            \
+        (o)[1] = ADD(e_, f_);                                                       \
+        (o)[2] = SUB(e_, f_);                                                       \
+        (o)[3] = ADD(e2_, f2_);                                                     \
+        (o)[4] = SUB(e2_, f2_);                                                     \
+        (o)[5] = (i)[3];                                                            \
+    } while (0)
+/* o[0..5] = B i[0..5] */
+#define WINO4_B(T, o, i, ADD, SUB, MULK)                                                           \
+    do {                                                                                            \
+        T p12_ = ADD((i)[1], (i)[2]), p34_ = ADD((i)[3], (i)[4]);                                   \
+        (o)[0] = MULK((i)[0], 4.0f);                                                                \
+        (o)[1] = ADD(MULK(ADD(SUB((i)[2], (i)[1]), (i)[5]), 4.0f), MULK(SUB((i)[4], (i)[3]), 2.0f)); \
+        (o)[2] = SUB(SUB(MULK((i)[0], -5.0f), MULK(p12_, 4.0f)), p34_);                             \
+        (o)[3] = ADD(SUB((i)[1], (i)[2]), SUB(MULK(SUB((i)[3], (i)[4]), 2.0f), MULK((i)[5], 5.0f))); \
+        (o)[4] = ADD(ADD((i)[0], p12_), p34_);                                                      \
+        (o)[5] = (i)[5];                                                                            \
+    } while (0)
+
+#define WINO_SMULK(a, k) ((a) * (k))
+
+/* One channel of the F(4x4, 3x3) kernels (wino4_in, wino4_out, wino4_out_grad, wino4_in_grad). */
+static inline void cnn_wino4_in_lane(float *v, size_t vs, const float *const rows[6], int c, int ch) {
+    float t[6][6], col[6], o[6];
+    for (int q = 0; q < 6; q++) {
+        for (int r = 0; r < 6; r++) col[r] = rows[r][q * c + ch];
+        WINO4_BT(float, o, col, WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int r = 0; r < 6; r++) t[r][q] = o[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        WINO4_BT(float, o, t[r], WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int q = 0; q < 6; q++) v[(size_t)(6 * r + q) * vs + ch] = o[q];
+    }
+}
+
+static inline void cnn_wino4_out_lane(float *const rows[4], const float *m, size_t ms, const float *b, int c, int ch) {
+    float s[4][6], col[6], o[4];
+    for (int q = 0; q < 6; q++) {
+        for (int r = 0; r < 6; r++) col[r] = m[(size_t)(6 * r + q) * ms + ch];
+        WINO4_AT(float, o, col, WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int r = 0; r < 4; r++) s[r][q] = o[r];
+    }
+    for (int r = 0; r < 4; r++) {
+        WINO4_AT(float, o, s[r], WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int q = 0; q < 4; q++) rows[r][q * c + ch] = o[q] + b[ch];
+    }
+}
+
+static inline void cnn_wino4_out_grad_lane(float *dm, size_t ms, const float *const rows[4], int c, int ch) {
+    float t[6][4], col[4], o[6];
+    for (int q = 0; q < 4; q++) {
+        for (int r = 0; r < 4; r++) col[r] = rows[r][q * c + ch];
+        WINO4_A(float, o, col, WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int r = 0; r < 6; r++) t[r][q] = o[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        WINO4_A(float, o, t[r], WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int q = 0; q < 6; q++) dm[(size_t)(6 * r + q) * ms + ch] = o[q];
+    }
+}
+
+static inline void cnn_wino4_in_grad_lane(float *const rows[6], const float *dv, size_t vs, int c, int ch) {
+    float t[6][6], col[6], o[6];
+    for (int q = 0; q < 6; q++) {
+        for (int r = 0; r < 6; r++) col[r] = dv[(size_t)(6 * r + q) * vs + ch];
+        WINO4_B(float, o, col, WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int r = 0; r < 6; r++) t[r][q] = o[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        WINO4_B(float, o, t[r], WINO_SADD, WINO_SSUB, WINO_SMULK);
+        for (int q = 0; q < 6; q++) rows[r][q * c + ch] += o[q];
     }
 }
 
