@@ -58,7 +58,7 @@ static int pack_b_panel_simd(float *bp, const float *b, int b_cs, int kc) {
 #endif
 
 /* ap (ceil(mc / MR) panels of (kc, MR)) <- A(i0 .. i0 + mc, p0 .. p0 + kc) */
-__attribute__((noinline)) static void pack_a(float *ap, const float *a, int a_rs, int a_cs, int mc, int kc) {
+static void pack_a(float *ap, const float *a, int a_rs, int a_cs, int mc, int kc) {
     for (int i = 0; i < mc; i += MR) {
         int rows = mc - i < MR ? mc - i : MR, p = 0;
 #ifdef __wasm_simd128__
@@ -76,7 +76,7 @@ __attribute__((noinline)) static void pack_a(float *ap, const float *a, int a_rs
 }
 
 /* bp (ceil(nc / NR) panels of (kc, NR)) <- B(p0 .. p0 + kc, j0 .. j0 + nc) */
-__attribute__((noinline)) static void pack_b(float *bp, const float *b, int b_rs, int b_cs, int kc, int nc) {
+static void pack_b(float *bp, const float *b, int b_rs, int b_cs, int kc, int nc) {
     for (int j = 0; j < nc; j += NR) {
         int cols = nc - j < NR ? nc - j : NR, p = 0;
 #ifdef __wasm_simd128__
