@@ -16,6 +16,9 @@
 #define CNN_GEMM_NC 512
 /* The most taps of a one-channel convolution (kernels up to 15x15). */
 #define CNN_CONV1CH_MAX_TAPS (15 * 15)
+/* maxpool_bwd modes (bits) */
+#define CNN_POOL_WRITE 1
+#define CNN_POOL_RELU 2
 /* Floats of workspace a GEMM call needs. */
 #define CNN_GEMM_WORK_FLOATS ((size_t)CNN_GEMM_MC * CNN_GEMM_KC + (size_t)CNN_GEMM_KC * CNN_GEMM_NC)
 
@@ -40,8 +43,11 @@ typedef struct {
     void (*tanh_bwd)(float *dx, const float *y, const float *dy, size_t n, int accumulate);
     /* 2x2 stride-2 pooling: y (n, h/2, w/2, c) <- x (n, h, w, c); odd h or w: the last row/column is dropped */
     void (*maxpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
-    /* dx (n, h, w, c) accumulates: dy goes to the first window position (row-major) equal to the max */
-    void (*maxpool_bwd)(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w, int c);
+    /* dx (n, h, w, c) accumulates: dy goes to the first window position (row-major) equal to the max. mode bits:
+     * CNN_POOL_WRITE: dx is written instead (0 everywhere else, the dropped row/column included);
+     * CNN_POOL_RELU: dy passes only where the max is > 0 (the backward pass of a ReLU below, folded in). */
+    void (*maxpool_bwd)(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w, int c,
+                        int mode);
     void (*avgpool_fwd)(float *y, const float *x, int n, int h, int w, int c);
     /* dx (n, h, w, c) accumulates dy / 4 at each window position */
     void (*avgpool_bwd)(float *dx, const float *dy, int n, int h, int w, int c);

@@ -100,8 +100,13 @@ static void maxpool_fwd__scalar(float *y, const float *x, int n, int h, int w, i
 }
 
 static void maxpool_bwd__scalar(float *dx, const float *x, const float *y, const float *dy, int n, int h, int w,
-                                int c) {
+                                int c, int mode) {
     int oh = h / 2, ow = w / 2;
+    if (mode & CNN_POOL_WRITE) /* the positions no window takes: the last row and column when odd */
+        for (int img = 0; img < n; img++)
+            for (int iy = 0; iy < h; iy++)
+                for (int ix = iy < 2 * oh ? 2 * ow : 0; ix < w; ix++)
+                    for (int ch = 0; ch < c; ch++) dx[(((size_t)img * h + iy) * w + ix) * c + ch] = 0.0f;
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -109,11 +114,14 @@ static void maxpool_bwd__scalar(float *dx, const float *x, const float *y, const
                 size_t offs[4] = {o00, o00 + c, o00 + (size_t)w * c, o00 + (size_t)w * c + c};
                 size_t o = (((size_t)img * oh + oy) * ow + ox) * c;
                 for (int ch = 0; ch < c; ch++) {
-                    for (int q = 0; q < 4; q++)
-                        if (x[offs[q] + ch] == y[o + ch]) {
-                            dx[offs[q] + ch] += dy[o + ch];
-                            break;
-                        }
+                    float m = y[o + ch], g = (mode & CNN_POOL_RELU) && !(m > 0.0f) ? 0.0f : dy[o + ch];
+                    int taken = 0;
+                    for (int q = 0; q < 4; q++) {
+                        int hit = !taken && x[offs[q] + ch] == m;
+                        taken |= hit;
+                        if (mode & CNN_POOL_WRITE) dx[offs[q] + ch] = hit ? g : 0.0f;
+                        else if (hit) dx[offs[q] + ch] += g;
+                    }
                 }
             }
 }

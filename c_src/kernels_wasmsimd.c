@@ -4,6 +4,7 @@
 #ifdef __wasm_simd128__
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include <wasm_simd128.h>
 
 #include "kernels.h"
@@ -183,8 +184,14 @@ static void maxpool_fwd__wasmsimd(float *y, const float *x, int n, int h, int w,
 }
 
 static void maxpool_bwd__wasmsimd(float *dx, const float *x, const float *y, const float *dy, int n, int h,
-                                  int w, int c) {
-    int oh = h / 2, ow = w / 2;
+                                  int w, int c, int mode) {
+    int oh = h / 2, ow = w / 2, write = mode & CNN_POOL_WRITE, relu = mode & CNN_POOL_RELU;
+    if (write) /* the positions no window takes: the last row and column when odd */
+        for (int img = 0; img < n; img++)
+            for (int iy = 0; iy < h; iy++)
+                for (int ix = iy < 2 * oh ? 2 * ow : 0; ix < w; ix++)
+                    memset(dx + (((size_t)img * h + iy) * w + ix) * c, 0, (size_t)c * sizeof(float));
+    const v128_t zero = wasm_f32x4_splat(0.0f);
     for (int img = 0; img < n; img++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -194,21 +201,27 @@ static void maxpool_bwd__wasmsimd(float *dx, const float *x, const float *y, con
                 int ch = 0;
                 for (; ch + 4 <= c; ch += 4) {
                     v128_t m = wasm_v128_load(y + o + ch), g = wasm_v128_load(dy + o + ch);
+                    if (relu) g = wasm_v128_and(g, wasm_f32x4_gt(m, zero));
                     v128_t taken = wasm_i32x4_splat(0);
                     for (int q = 0; q < 4; q++) {
                         /* the first window position equal to the max takes the gradient */
                         v128_t hit = wasm_v128_andnot(wasm_f32x4_eq(wasm_v128_load(x + offs[q] + ch), m), taken);
                         float *d = dx + offs[q] + ch;
-                        wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), wasm_v128_and(g, hit)));
+                        v128_t part = wasm_v128_and(g, hit);
+                        wasm_v128_store(d, write ? part : wasm_f32x4_add(wasm_v128_load(d), part));
                         taken = wasm_v128_or(taken, hit);
                     }
                 }
-                for (; ch < c; ch++)
-                    for (int q = 0; q < 4; q++)
-                        if (x[offs[q] + ch] == y[o + ch]) {
-                            dx[offs[q] + ch] += dy[o + ch];
-                            break;
-                        }
+                for (; ch < c; ch++) {
+                    float m = y[o + ch], g = relu && !(m > 0.0f) ? 0.0f : dy[o + ch];
+                    int taken = 0;
+                    for (int q = 0; q < 4; q++) {
+                        int hit = !taken && x[offs[q] + ch] == m;
+                        taken |= hit;
+                        if (write) dx[offs[q] + ch] = hit ? g : 0.0f;
+                        else if (hit) dx[offs[q] + ch] += g;
+                    }
+                }
             }
 }
 

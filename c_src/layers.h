@@ -57,6 +57,11 @@ typedef struct {
     size_t scratch_off;        /* the layer's scratch in the activation arena (dropout mask, batch statistics);
                                 * a multiple of 4 floats */
     int in_place;              /* the output overwrites the input block */
+    /* backward fusion, set when the model is created (model.c, plan_backward) */
+    int bwd_write;             /* maxpool: writes dx instead of adding to it, the only gradient its input block
+                                * receives (the model does not zero that block) */
+    int bwd_relu;              /* maxpool: also does the backward pass of the in-place ReLU below it */
+    int bwd_skip;              /* relu: its backward pass is done by the maxpool above it */
     int frozen;                /* parameters are not trained */
     int relu_follows;          /* initialisation: He for layers followed by ReLU, Glorot otherwise */
 } cnn_layer;

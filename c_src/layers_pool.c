@@ -32,9 +32,11 @@ static void maxpool_fwd(const cnn_layer *l, const cnn_pass *p) {
     cnn_kern()->maxpool_fwd(p->y, p->x, p->n, l->ih, l->iw, l->ic);
 }
 
-/* dx accumulates dy at the first position of each window holding its max (x and y tell which) */
+/* dx accumulates dy at the first position of each window holding its max (x and y tell which); or is written,
+ * and masked by the ReLU below, as the model planned (bwd_write, bwd_relu) */
 static void maxpool_bwd(const cnn_layer *l, const cnn_pass *p) {
-    cnn_kern()->maxpool_bwd(p->dx, p->x, p->y, p->dy, p->n, l->ih, l->iw, l->ic);
+    int mode = (l->bwd_write ? CNN_POOL_WRITE : 0) | (l->bwd_relu ? CNN_POOL_RELU : 0);
+    cnn_kern()->maxpool_bwd(p->dx, p->x, p->y, p->dy, p->n, l->ih, l->iw, l->ic, mode);
 }
 
 /* y (n, h/2, w/2, c) <- mean of each 2x2 window of x (n, h, w, c) */

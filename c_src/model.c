@@ -62,6 +62,20 @@ static size_t layout_activations(cnn_model *m) {
     return (size_t)off;
 }
 
+/* Backward fusion, after the layout: a maxpool whose input block feeds nothing else writes its input gradient
+ * (the block is not zeroed first), and when that input is an in-place ReLU's output, the pool also applies the
+ * ReLU's mask (the gradient passes where the window's max is > 0) and the ReLU's own backward pass is skipped. */
+static void plan_backward(cnn_model *m) {
+    for (int i = 0; i < m->nlayers; i++) {
+        cnn_layer *l = &m->layers[i];
+        if (l->kind != L_MAXPOOL || l->src < 0 || consumers(m, l->src) != 1) continue;
+        cnn_layer *below = &m->layers[l->src];
+        if (desc(below)->flags & LF_ALIAS) continue;
+        l->bwd_write = 1;
+        if (below->kind == L_RELU && below->in_place) l->bwd_relu = 1, below->bwd_skip = 1;
+    }
+}
+
 void cnn_model_free(cnn_model *m) {
     if (!m) return;
     free(m->spec);
@@ -135,6 +149,7 @@ int cnn_model_create_n(cnn_model **out, const char *spec, size_t len, uint32_t s
                       "(lower max_batch or use a smaller network)", max_batch, (size_t)CNN_MAX_ACT_FLOATS);
         goto fail;
     }
+    plan_backward(m);
     size_t np = m->nparams, nb = m->nbuffers;
     m->params = malloc((np ? np : 1) * sizeof(float));
     m->grads = calloc(np ? np : 1, sizeof(float));
@@ -196,6 +211,23 @@ static int lowest_trainable(const cnn_model *m) {
     return -1;
 }
 
+/* Zeroes the activation gradients from offset `from` on, except the input blocks that layers top .. stop will
+ * write (bwd_write). */
+static void zero_gradients(cnn_model *m, size_t from, int top, int stop) {
+    size_t at = from;
+    for (;;) { /* the next written block at or after `at`, in offset order */
+        size_t next = m->act_floats, end = m->act_floats;
+        for (int i = stop < 0 ? 0 : stop; i <= top; i++) {
+            const cnn_layer *l = &m->layers[i];
+            if (l->bwd_write && l->src >= stop && l->in_off >= at && l->in_off < next)
+                next = l->in_off, end = l->in_off + (size_t)m->max_batch * l->in_size;
+        }
+        memset(m->dacts + at, 0, (next - at) * sizeof(float));
+        if (next == m->act_floats) return;
+        at = end;
+    }
+}
+
 /* Backward through layers top .. stop (top first) for n images of the last forward pass. The gradient of the
  * input of layer i is computed when some layer at or above stop produced that input (src >= stop), so
  * stop = -1 reaches the model's input. param_grads: accumulate the gradients of unfrozen parameters.
@@ -210,7 +242,7 @@ static void backward_layers(cnn_model *m, int n, int training, const uint8_t *la
         if (l->src >= stop && l->in_off < from) from = l->in_off;
         if (l->src2 != CNN_NO_LAYER && l->src2 >= stop && l->in2_off < from) from = l->in2_off;
     }
-    memset(m->dacts + from, 0, (m->act_floats - from) * sizeof(float));
+    zero_gradients(m, from, top, stop);
     if (seed_class >= 0) m->dacts[m->layers[top].out_off + (size_t)seed_class] = 1.0f;
     for (int i = top; i >= 0 && i >= stop; i--) {
         const cnn_layer *l = &m->layers[i];
@@ -221,7 +253,7 @@ static void backward_layers(cnn_model *m, int n, int training, const uint8_t *la
                       .rng = &m->rng, .labels = labels};
         if (l->src2 != CNN_NO_LAYER && l->src2 >= stop) p.dx2 = m->dacts + l->in2_off;
         if (param_grads && l->p_count && !l->frozen) p.dw = m->grads + l->p_off;
-        if (!(p.dx || p.dx2 || p.dw)) continue;
+        if (!(p.dx || p.dx2 || p.dw) || l->bwd_skip) continue;
         double t0 = m->profiling ? cnn_now_ms() : 0.0;
         desc(l)->backward(l, &p);
         if (m->profiling) m->profile_ms[i][1] += cnn_now_ms() - t0;

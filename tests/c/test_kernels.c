@@ -234,9 +234,18 @@ static void test_pooling(void) {
             k->maxpool_fwd(y1, x, n, h, w, c);
             ref->maxpool_fwd(y2, x, n, h, w, c);
             compare_bits("maxpool_fwd", k->name, y1, y2, out);
-            k->maxpool_bwd(dx1, x, y2, dy, n, h, w, c);
-            ref->maxpool_bwd(dx2, x, y2, dy, n, h, w, c);
-            compare_bits("maxpool_bwd", k->name, dx1, dx2, in);
+            /* every mode: adding or writing (over garbage), with or without the ReLU mask */
+            static const char *modes[4] = {"maxpool_bwd", "maxpool_bwd write", "maxpool_bwd relu",
+                                           "maxpool_bwd write relu"};
+            float *dx0 = malloc(in * 4);
+            memcpy(dx0, dx1, in * 4);
+            for (int mode = 0; mode < 4; mode++) {
+                memcpy(dx1, dx0, in * 4), memcpy(dx2, dx0, in * 4);
+                k->maxpool_bwd(dx1, x, y2, dy, n, h, w, c, mode);
+                ref->maxpool_bwd(dx2, x, y2, dy, n, h, w, c, mode);
+                compare_bits(modes[mode], k->name, dx1, dx2, in);
+            }
+            free(dx0);
             k->avgpool_fwd(y1, x, n, h, w, c);
             ref->avgpool_fwd(y2, x, n, h, w, c);
             compare_bits("avgpool_fwd", k->name, y1, y2, out);
@@ -255,9 +264,21 @@ static void test_pooling_reference(void) {
     float y[2], dy[2] = {10, 20}, dx[18] = {0};
     cnn_kernels_scalar.maxpool_fwd(y, x, 2, 3, 3, 1);
     CHECK(y[0] == 5 && y[1] == -1, "maxpool reference: got %g %g, expected 5 -1", y[0], y[1]);
-    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1);
+    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1, 0);
     CHECK(dx[1] == 10 && dx[0] == 0 && dx[3] == 0 && dx[4] == 0, "maxpool_bwd reference routes to the max");
     CHECK(dx[9] == 20 && dx[13] == 0, "maxpool_bwd reference: a tie goes to the first position (%g %g)", dx[9], dx[13]);
+    /* adding to what is there; writing over it, zeros elsewhere (the dropped row and column too) */
+    for (int i = 0; i < 18; i++) dx[i] = 1.0f;
+    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1, 0);
+    CHECK(dx[1] == 11 && dx[0] == 1 && dx[8] == 1 && dx[9] == 21, "maxpool_bwd reference adds (%g %g %g)", dx[1], dx[0], dx[9]);
+    for (int i = 0; i < 18; i++) dx[i] = 1.0f;
+    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1, CNN_POOL_WRITE);
+    int others_zero = 1;
+    for (int i = 0; i < 18; i++) others_zero &= i == 1 || i == 9 || dx[i] == 0.0f;
+    CHECK(dx[1] == 10 && dx[9] == 20 && others_zero, "maxpool_bwd reference writes (%g %g)", dx[1], dx[9]);
+    /* the ReLU mask: image 2's max is -1, not > 0, so no gradient passes */
+    cnn_kernels_scalar.maxpool_bwd(dx, x, y, dy, 2, 3, 3, 1, CNN_POOL_WRITE | CNN_POOL_RELU);
+    CHECK(dx[1] == 10 && dx[9] == 0, "maxpool_bwd reference with the ReLU mask (%g %g)", dx[1], dx[9]);
     cnn_kernels_scalar.avgpool_fwd(y, x, 2, 3, 3, 1);
     CHECK(y[0] == 3.25f && y[1] == -1.75f, "avgpool reference: got %g %g", y[0], y[1]);
 }
