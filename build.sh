@@ -87,6 +87,9 @@ up_to_date() {
 mark() { echo "$mode" > "$1.mode"; }
 
 common_cflags=(-std=c11 -Wall -Wextra -Werror -Ic_src)
+# Every wasm build: bulk memory, so that memcpy and memset are memory.copy and memory.fill (emscripten's libc
+# otherwise hands copies of 512 bytes and more to JavaScript, a call out of wasm each).
+wasm_flags=(-mbulk-memory)
 if [ "$mode" = debug ]; then
   opt=(-O1 -g)
   wasm_debug=(-sASSERTIONS=2 -sSAFE_HEAP=1)
@@ -106,7 +109,7 @@ compile_objects() {
     extra=()
     [ "$(basename "$src")" = kernels_scalar.c ] && extra=(-fno-vectorize -fno-slp-vectorize)
     if ! up_to_date "$obj" "$src" "${headers[@]}"; then
-      emcc "${common_cflags[@]}" "${opt[@]}" "$@" "${extra[@]}" -c "$src" -o "$obj"
+      emcc "${common_cflags[@]}" "${wasm_flags[@]}" "${opt[@]}" "$@" "${extra[@]}" -c "$src" -o "$obj"
       mark "$obj"
     fi
   done
@@ -118,7 +121,7 @@ link_module() { # variant objdir
   mkdir -p web/build
   if up_to_date "$out" "$dir"/*.o; then return 0; fi
   say "linking $out"
-  emcc "${opt[@]}" "$dir"/*.o -o "$out" \
+  emcc "${wasm_flags[@]}" "${opt[@]}" "$dir"/*.o -o "$out" \
     -sMODULARIZE=1 -sEXPORT_ES6=1 -sENVIRONMENT=web,worker -sEXPORT_NAME=createCnnModule \
     -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc -sALLOW_TABLE_GROWTH=1 \
     -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=$exported_runtime "${wasm_debug[@]}"
@@ -157,7 +160,7 @@ for test_src in tests/c/test_*.c; do
   out="build/wasm-tests/$name.cjs"
   if ! up_to_date "$out" "$test_src" tests/c/*.h tests/c/add-wasmrelaxed.js "${lib_objs[@]}"; then
     say "building $out"
-    emcc "${common_cflags[@]}" "${opt[@]}" -msimd128 -Itests/c "$test_src" "${lib_objs[@]}" -o "$out" \
+    emcc "${common_cflags[@]}" "${wasm_flags[@]}" "${opt[@]}" -msimd128 -Itests/c "$test_src" "${lib_objs[@]}" -o "$out" \
       -sENVIRONMENT=node -sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1 "${wasm_debug[@]}" \
       -sALLOW_TABLE_GROWTH=1 --pre-js tests/c/add-wasmrelaxed.js
     mark "$out"
@@ -179,7 +182,7 @@ node_debug_module() {
   mkdir -p build/debug
   if up_to_date "$out" "$dir"/*.o; then return 0; fi
   say "linking $out (assertions, SAFE_HEAP)"
-  emcc "${opt[@]}" "$dir"/*.o -o "$out" \
+  emcc "${wasm_flags[@]}" "${opt[@]}" "$dir"/*.o -o "$out" \
     -sMODULARIZE=1 -sENVIRONMENT=node -sEXPORT_NAME=createCnnModule \
     -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB -sMALLOC=emmalloc \
     -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
