@@ -4,6 +4,7 @@
 #ifdef __wasm_simd128__
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include <wasm_simd128.h>
 
 #include "kernels.h"
@@ -425,13 +426,17 @@ static void c1_walk_init(c1_walk *s, const float *x, size_t row0, int rows, int 
 
 /* band (k, bw) <- input rows y0 .. y0 + k - 1 of the image xi (h, w), columns -pad .. bw - pad - 1, zero outside */
 static void c1_fill_band(float *band, const float *xi, int y0, int h, int w, int k, int pad, int bw) {
+    int c0 = pad < bw ? pad : bw, c1 = pad + w < bw ? pad + w : bw; /* band columns [c0, c1) are in the image */
     for (int ky = 0; ky < k; ky++) {
         float *row = band + (size_t)ky * bw;
         int iy = y0 + ky;
-        for (int c = 0; c < bw; c++) {
-            int ix = c - pad;
-            row[c] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xi[(size_t)iy * w + ix] : 0.0f;
+        if (iy < 0 || iy >= h) {
+            memset(row, 0, (size_t)bw * sizeof(float));
+            continue;
         }
+        memset(row, 0, (size_t)c0 * sizeof(float));
+        if (c1 > c0) memcpy(row + c0, xi + (size_t)iy * w + (c0 - pad), (size_t)(c1 - c0) * sizeof(float));
+        memset(row + c1, 0, (size_t)(bw - c1) * sizeof(float));
     }
 }
 
@@ -556,12 +561,13 @@ static void c1_dw_scalar(float *dwt, const c1_run *run, const float *g, int k, i
         }
 }
 
-/* 3x3: for 4 channels at a time, the 9 taps' sums held in registers over the run (loaded from dwt before it,
- * stored after it), each adding pixel by pixel as the scalar kernel does. */
-static void c1_dw_run_k3(float *dwt, const c1_run *run, const float *g, int oc) {
+/* 3x3: for 4 channels at a time, the 9 taps' sums and the bias gradient's held in registers over the run
+ * (loaded before it, stored after it), each adding pixel by pixel as the scalar kernel does. */
+static void c1_dw_run_k3(float *dwt, float *db, const c1_run *run, const float *g, int oc) {
     int j = 0, rs = run->rs;
     for (; j + 4 <= oc; j += 4) {
         float *d = dwt + j;
+        v128_t e = wasm_v128_load(db + j);
         v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + oc), d2 = wasm_v128_load(d + 2 * oc);
         v128_t d3 = wasm_v128_load(d + 3 * oc), d4 = wasm_v128_load(d + 4 * oc), d5 = wasm_v128_load(d + 5 * oc);
         v128_t d6 = wasm_v128_load(d + 6 * oc), d7 = wasm_v128_load(d + 7 * oc), d8 = wasm_v128_load(d + 8 * oc);
@@ -569,6 +575,7 @@ static void c1_dw_run_k3(float *dwt, const c1_run *run, const float *g, int oc) 
         for (int i = 0; i < run->n; i++, p += run->ps, gi += oc) {
             v128_t gv = wasm_v128_load(gi);
             const float *q1 = p + rs, *q2 = p + 2 * rs;
+            e = wasm_f32x4_add(e, gv);
             MAC(d0, wasm_v128_load32_splat(p), gv), MAC(d1, wasm_v128_load32_splat(p + 1), gv);
             MAC(d2, wasm_v128_load32_splat(p + 2), gv), MAC(d3, wasm_v128_load32_splat(q1), gv);
             MAC(d4, wasm_v128_load32_splat(q1 + 1), gv), MAC(d5, wasm_v128_load32_splat(q1 + 2), gv);
@@ -578,8 +585,14 @@ static void c1_dw_run_k3(float *dwt, const c1_run *run, const float *g, int oc) 
         wasm_v128_store(d, d0), wasm_v128_store(d + oc, d1), wasm_v128_store(d + 2 * oc, d2);
         wasm_v128_store(d + 3 * oc, d3), wasm_v128_store(d + 4 * oc, d4), wasm_v128_store(d + 5 * oc, d5);
         wasm_v128_store(d + 6 * oc, d6), wasm_v128_store(d + 7 * oc, d7), wasm_v128_store(d + 8 * oc, d8);
+        wasm_v128_store(db + j, e);
     }
     c1_dw_scalar(dwt, run, g, 3, oc, j);
+    for (; j < oc; j++) {
+        float s = db[j];
+        for (int i = 0; i < run->n; i++) s += g[(size_t)i * oc + j];
+        db[j] = s;
+    }
 }
 
 /* Any k: 4 channels and 4 taps at a time in registers over the run (then tap by tap). */
@@ -615,16 +628,18 @@ static void c1_dw_run_any(float *dwt, const c1_run *run, const float *g, int k, 
     c1_dw_scalar(dwt, run, g, k, oc, j);
 }
 
-static void conv1ch_dw__wasmsimd(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w,
-                                 int k, int stride, int pad, int oh, int ow, int oc) {
+/* Run by run; with 3x3 kernels, the bias gradient in the same pass. */
+static void conv1ch_dw__wasmsimd(float *dwt, float *db, const float *x, const float *dy, size_t row0, int rows,
+                                 int h, int w, int k, int stride, int pad, int oh, int ow, int oc) {
     c1_walk s;
     c1_run run;
     c1_walk_init(&s, x, row0, rows, h, w, k, stride, pad, oh, ow);
     while (c1_next(&s, &run)) {
         const float *g = dy + (run.row - row0) * oc; /* (run.n, oc) */
-        if (k == 3) c1_dw_run_k3(dwt, &run, g, oc);
+        if (k == 3) c1_dw_run_k3(dwt, db, &run, g, oc);
         else c1_dw_run_any(dwt, &run, g, k, oc);
     }
+    if (k != 3) bias_grad__wasmsimd(db, dy, rows, oc);
 }
 #undef MAC
 
