@@ -469,7 +469,7 @@ static int c1_next(c1_walk *s, c1_run *run) {
 /* y (np, oc) for np (1..4) consecutive pixels of a run: 4 pixels x 8 channels in 8 independent accumulators
  * (then 4 x 4, then channel by channel). Pixels past np repeat the last one (the same values stored to the
  * same place). Each sum runs over the taps in order from 0, then adds the bias, as the scalar kernel.
- * Inlined so that k == 3 unrolls into constant offsets. */
+ * Inlined into a 3x3 copy (whose tap loops unroll) and an any-k one. */
 static inline __attribute__((always_inline)) void c1_fwd_pixels(float *y, const float *p, int ps, int rs, int np,
                                                                 int k, const float *wt, const float *b, int oc) {
     int i1 = np > 1, i2 = np > 2 ? 2 : i1, i3 = np > 3 ? 3 : i2;
