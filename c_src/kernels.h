@@ -78,9 +78,10 @@ typedef struct {
      * the bias: the same operations as the im2col + packed GEMM + bias_add path, so the same bits. */
     void (*conv1ch_fwd)(float *y, const float *x, const float *wt, const float *b, size_t row0, int rows, int h,
                         int w, int k, int stride, int pad, int oh, int ow, int oc);
-    /* dwt (K, oc) accumulates taps^T . dy over the same rows: the weight gradient, transposed (tap-major). */
-    void (*conv1ch_dw)(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w, int k,
-                       int stride, int pad, int oh, int ow, int oc);
+    /* dwt (K, oc) accumulates taps^T . dy over the same rows: the weight gradient, transposed (tap-major); db (oc)
+     * accumulates the column sums of dy, row by row as bias_grad (the bias gradient, in the same pass). */
+    void (*conv1ch_dw)(float *dwt, float *db, const float *x, const float *dy, size_t row0, int rows, int h, int w,
+                       int k, int stride, int pad, int oh, int ow, int oc);
     /* Winograd F(2x2, 3x3) transforms (conv_winograd.c), channels innermost and vectorised: adds, subtracts and
      * the bias only, in the same order in every variant (so the same bits). Tile positions xi = 4 * row + col.
      * v[xi * vs + ch] <- (B^T d B)[xi] for the 4x4 input patch d, rows[r] + col * c + ch its pixel (r, col). */

@@ -230,8 +230,8 @@ static void conv1ch_fwd__scalar(float *y, const float *x, const float *wt, const
     }
 }
 
-static void conv1ch_dw__scalar(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w,
-                               int k, int stride, int pad, int oh, int ow, int oc) {
+static void conv1ch_dw__scalar(float *dwt, float *db, const float *x, const float *dy, size_t row0, int rows, int h,
+                               int w, int k, int stride, int pad, int oh, int ow, int oc) {
     float taps[CNN_CONV1CH_MAX_TAPS];
     int K = k * k;
     for (int r = 0; r < rows; r++) {
@@ -240,6 +240,7 @@ static void conv1ch_dw__scalar(float *dwt, const float *x, const float *dy, size
         for (int t = 0; t < K; t++)
             for (int j = 0; j < oc; j++) dwt[(size_t)t * oc + j] += taps[t] * g[j];
     }
+    bias_grad__scalar(db, dy, rows, oc);
 }
 
 static void wino_in__scalar(float *v, size_t vs, const float *const rows[4], int c) {

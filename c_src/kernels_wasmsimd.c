@@ -403,58 +403,257 @@ static void bias_grad__wasmsimd(float *db, const float *dy, int rows, int cols) 
     }
 }
 
-/* Output channels 8, then 4 at a time (one broadcast tap feeds two or one vectors), then one by one; the same
- * operations in the same order as the scalar kernel. */
+/* ---- one-channel direct convolution (conv1ch_*) ----
+ * Output pixels are taken run by run: a run is consecutive pixels of one output row. Pixel i of a run has its
+ * window's top-left tap at base + i * ps and the window's rows rs floats apart. The taps are read straight from
+ * x when every window lies inside the image (valid padding); otherwise from the band, a zero-padded copy of
+ * the k input rows under the output row; when the band does not fit, one pixel at a time from its gathered
+ * taps. */
+#define C1_BAND_FLOATS 2048
+#define MAC(s, t, v) s = wasm_f32x4_add(s, wasm_f32x4_mul(t, v))
+
+typedef struct {
+    const float *base;
+    size_t row;     /* output row of the run's first pixel */
+    int n, ps, rs;  /* pixels, pixel step, window row stride */
+} c1_run;
+
+typedef struct {
+    const float *x;            /* (n, h, w, 1) */
+    size_t row, end;           /* the next output row; one past the last */
+    int h, w, k, stride, pad, oh, ow;
+    int inside;                /* every window lies inside the image */
+    int bw;                    /* band width: the padded columns the windows of a row cover */
+    float band[C1_BAND_FLOATS]; /* (k, bw) */
+    float taps[CNN_CONV1CH_MAX_TAPS];
+} c1_walk;
+
+static void c1_walk_init(c1_walk *s, const float *x, size_t row0, int rows, int h, int w, int k, int stride,
+                         int pad, int oh, int ow) {
+    s->x = x, s->row = row0, s->end = row0 + (size_t)rows;
+    s->h = h, s->w = w, s->k = k, s->stride = stride, s->pad = pad, s->oh = oh, s->ow = ow;
+    s->inside = pad == 0 && (oh - 1) * stride + k <= h && (ow - 1) * stride + k <= w;
+    s->bw = (ow - 1) * stride + k;
+}
+
+/* band (k, bw) <- input rows y0 .. y0 + k - 1 of the image xi (h, w), columns -pad .. bw - pad - 1, zero outside */
+static void c1_fill_band(float *band, const float *xi, int y0, int h, int w, int k, int pad, int bw) {
+    int c0 = pad < bw ? pad : bw, c1 = pad + w < bw ? pad + w : bw; /* band columns [c0, c1) are in the image */
+    for (int ky = 0; ky < k; ky++) {
+        float *row = band + (size_t)ky * bw;
+        int iy = y0 + ky;
+        if (iy < 0 || iy >= h) {
+            memset(row, 0, (size_t)bw * sizeof(float));
+            continue;
+        }
+        memset(row, 0, (size_t)c0 * sizeof(float));
+        if (c1 > c0) memcpy(row + c0, xi + (size_t)iy * w + (c0 - pad), (size_t)(c1 - c0) * sizeof(float));
+        memset(row + c1, 0, (size_t)(bw - c1) * sizeof(float));
+    }
+}
+
+/* The next run, up to the end of its output row and of the rows asked for; 0 when none is left. */
+static int c1_next(c1_walk *s, c1_run *run) {
+    if (s->row >= s->end) return 0;
+    size_t per_image = (size_t)s->oh * s->ow, img = s->row / per_image;
+    int oy = (int)(s->row % per_image) / s->ow, ox = (int)(s->row % per_image) % s->ow;
+    int y0 = oy * s->stride - s->pad, n = s->ow - ox;
+    if ((size_t)n > s->end - s->row) n = (int)(s->end - s->row);
+    const float *xi = s->x + img * s->h * s->w;
+    run->row = s->row;
+    if (s->inside) {
+        run->base = xi + (size_t)y0 * s->w + (size_t)ox * s->stride;
+        run->ps = s->stride, run->rs = s->w;
+    } else if ((size_t)s->k * s->bw <= C1_BAND_FLOATS) {
+        c1_fill_band(s->band, xi, y0, s->h, s->w, s->k, s->pad, s->bw);
+        run->base = s->band + (size_t)ox * s->stride;
+        run->ps = s->stride, run->rs = s->bw;
+    } else {
+        cnn_conv1ch_taps(s->taps, s->x, s->row, s->h, s->w, s->k, s->stride, s->pad, s->oh, s->ow);
+        run->base = s->taps;
+        run->ps = 0, run->rs = s->k, n = 1;
+    }
+    run->n = n;
+    s->row += (size_t)n;
+    return 1;
+}
+
+/* y (np, oc) for np (1..4) consecutive pixels of a run: 4 pixels x 8 channels in 8 independent accumulators
+ * (then 4 x 4, then channel by channel). Pixels past np repeat the last one (the same values stored to the
+ * same place). Each sum runs over the taps in order from 0, then adds the bias, as the scalar kernel.
+ * Inlined into a 3x3 copy (whose tap loops unroll) and an any-k one. */
+static inline __attribute__((always_inline)) void c1_fwd_pixels(float *y, const float *p, int ps, int rs, int np,
+                                                                int k, const float *wt, const float *b, int oc) {
+    int i1 = np > 1, i2 = np > 2 ? 2 : i1, i3 = np > 3 ? 3 : i2;
+    const float *p0 = p, *p1 = p + i1 * ps, *p2 = p + i2 * ps, *p3 = p + i3 * ps;
+    float *y0 = y, *y1 = y + (size_t)i1 * oc, *y2 = y + (size_t)i2 * oc, *y3 = y + (size_t)i3 * oc;
+    const v128_t zero = wasm_f32x4_splat(0.0f);
+    int j = 0;
+    for (; j + 8 <= oc; j += 8) {
+        v128_t s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero;
+        const float *wr = wt + j;
+        for (int ky = 0; ky < k; ky++) {
+            const float *q0 = p0 + ky * rs, *q1 = p1 + ky * rs, *q2 = p2 + ky * rs, *q3 = p3 + ky * rs;
+            for (int kx = 0; kx < k; kx++, wr += oc) {
+                v128_t w0 = wasm_v128_load(wr), w1 = wasm_v128_load(wr + 4), t;
+                t = wasm_v128_load32_splat(q0 + kx), MAC(s00, t, w0), MAC(s01, t, w1);
+                t = wasm_v128_load32_splat(q1 + kx), MAC(s10, t, w0), MAC(s11, t, w1);
+                t = wasm_v128_load32_splat(q2 + kx), MAC(s20, t, w0), MAC(s21, t, w1);
+                t = wasm_v128_load32_splat(q3 + kx), MAC(s30, t, w0), MAC(s31, t, w1);
+            }
+        }
+        v128_t b0 = wasm_v128_load(b + j), b1 = wasm_v128_load(b + j + 4);
+        wasm_v128_store(y0 + j, wasm_f32x4_add(s00, b0)), wasm_v128_store(y0 + j + 4, wasm_f32x4_add(s01, b1));
+        wasm_v128_store(y1 + j, wasm_f32x4_add(s10, b0)), wasm_v128_store(y1 + j + 4, wasm_f32x4_add(s11, b1));
+        wasm_v128_store(y2 + j, wasm_f32x4_add(s20, b0)), wasm_v128_store(y2 + j + 4, wasm_f32x4_add(s21, b1));
+        wasm_v128_store(y3 + j, wasm_f32x4_add(s30, b0)), wasm_v128_store(y3 + j + 4, wasm_f32x4_add(s31, b1));
+    }
+    for (; j + 4 <= oc; j += 4) {
+        v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        const float *wr = wt + j;
+        for (int ky = 0; ky < k; ky++) {
+            const float *q0 = p0 + ky * rs, *q1 = p1 + ky * rs, *q2 = p2 + ky * rs, *q3 = p3 + ky * rs;
+            for (int kx = 0; kx < k; kx++, wr += oc) {
+                v128_t w0 = wasm_v128_load(wr);
+                MAC(s0, wasm_v128_load32_splat(q0 + kx), w0), MAC(s1, wasm_v128_load32_splat(q1 + kx), w0);
+                MAC(s2, wasm_v128_load32_splat(q2 + kx), w0), MAC(s3, wasm_v128_load32_splat(q3 + kx), w0);
+            }
+        }
+        v128_t b0 = wasm_v128_load(b + j);
+        wasm_v128_store(y0 + j, wasm_f32x4_add(s0, b0)), wasm_v128_store(y1 + j, wasm_f32x4_add(s1, b0));
+        wasm_v128_store(y2 + j, wasm_f32x4_add(s2, b0)), wasm_v128_store(y3 + j, wasm_f32x4_add(s3, b0));
+    }
+    for (; j < oc; j++) {
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        const float *wr = wt + j;
+        for (int ky = 0; ky < k; ky++) {
+            const float *q0 = p0 + ky * rs, *q1 = p1 + ky * rs, *q2 = p2 + ky * rs, *q3 = p3 + ky * rs;
+            for (int kx = 0; kx < k; kx++, wr += oc)
+                s0 += q0[kx] * *wr, s1 += q1[kx] * *wr, s2 += q2[kx] * *wr, s3 += q3[kx] * *wr;
+        }
+        y0[j] = s0 + b[j], y1[j] = s1 + b[j], y2[j] = s2 + b[j], y3[j] = s3 + b[j];
+    }
+}
+
+static void c1_fwd_pixels_k3(float *y, const float *p, int ps, int rs, int np, const float *wt, const float *b,
+                             int oc) {
+    c1_fwd_pixels(y, p, ps, rs, np, 3, wt, b, oc);
+}
+
+static void c1_fwd_pixels_any(float *y, const float *p, int ps, int rs, int np, int k, const float *wt,
+                              const float *b, int oc) {
+    c1_fwd_pixels(y, p, ps, rs, np, k, wt, b, oc);
+}
+
+/* Runs of the output rows, 4 pixels at a time. */
 static void conv1ch_fwd__wasmsimd(float *y, const float *x, const float *wt, const float *b, size_t row0, int rows,
                                   int h, int w, int k, int stride, int pad, int oh, int ow, int oc) {
-    float taps[CNN_CONV1CH_MAX_TAPS];
-    int K = k * k;
-    for (int r = 0; r < rows; r++) {
-        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
-        float *yr = y + (size_t)r * oc;
-        int j = 0;
-        for (; j + 8 <= oc; j += 8) {
-            v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
-            for (int t = 0; t < K; t++) {
-                v128_t tv = wasm_v128_load32_splat(taps + t);
-                const float *wr = wt + (size_t)t * oc + j;
-                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(tv, wasm_v128_load(wr)));
-                s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(tv, wasm_v128_load(wr + 4)));
-            }
-            wasm_v128_store(yr + j, wasm_f32x4_add(s0, wasm_v128_load(b + j)));
-            wasm_v128_store(yr + j + 4, wasm_f32x4_add(s1, wasm_v128_load(b + j + 4)));
-        }
-        for (; j + 4 <= oc; j += 4) {
-            v128_t s0 = wasm_f32x4_splat(0.0f);
-            for (int t = 0; t < K; t++)
-                s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(taps + t), wasm_v128_load(wt + (size_t)t * oc + j)));
-            wasm_v128_store(yr + j, wasm_f32x4_add(s0, wasm_v128_load(b + j)));
-        }
-        for (; j < oc; j++) {
-            float s = 0.0f;
-            for (int t = 0; t < K; t++) s += taps[t] * wt[(size_t)t * oc + j];
-            yr[j] = s + b[j];
+    c1_walk s;
+    c1_run run;
+    c1_walk_init(&s, x, row0, rows, h, w, k, stride, pad, oh, ow);
+    while (c1_next(&s, &run)) {
+        float *yr = y + (run.row - row0) * oc; /* (run.n, oc) */
+        for (int i = 0; i < run.n; i += 4) {
+            int np = run.n - i < 4 ? run.n - i : 4;
+            const float *p = run.base + (size_t)i * run.ps;
+            if (k == 3) c1_fwd_pixels_k3(yr + (size_t)i * oc, p, run.ps, run.rs, np, wt, b, oc);
+            else c1_fwd_pixels_any(yr + (size_t)i * oc, p, run.ps, run.rs, np, k, wt, b, oc);
         }
     }
 }
 
-static void conv1ch_dw__wasmsimd(float *dwt, const float *x, const float *dy, size_t row0, int rows, int h, int w,
-                                 int k, int stride, int pad, int oh, int ow, int oc) {
-    float taps[CNN_CONV1CH_MAX_TAPS];
-    int K = k * k;
-    for (int r = 0; r < rows; r++) {
-        cnn_conv1ch_taps(taps, x, row0 + (size_t)r, h, w, k, stride, pad, oh, ow);
-        const float *g = dy + (size_t)r * oc;
-        for (int t = 0; t < K; t++) {
-            v128_t tv = wasm_v128_load32_splat(taps + t);
-            float *d = dwt + (size_t)t * oc;
-            int j = 0;
-            for (; j + 4 <= oc; j += 4)
-                wasm_v128_store(d + j, wasm_f32x4_add(wasm_v128_load(d + j), wasm_f32x4_mul(tv, wasm_v128_load(g + j))));
-            for (; j < oc; j++) d[j] += taps[t] * g[j];
+/* The channels from j0 on, one tap and one channel at a time. */
+static void c1_dw_scalar(float *dwt, const c1_run *run, const float *g, int k, int oc, int j0) {
+    for (int j = j0; j < oc; j++)
+        for (int t = 0; t < k * k; t++) {
+            const float *p = run->base + (t / k) * run->rs + t % k;
+            float s = dwt[(size_t)t * oc + j];
+            for (int i = 0; i < run->n; i++) s += p[(size_t)i * run->ps] * g[(size_t)i * oc + j];
+            dwt[(size_t)t * oc + j] = s;
         }
+}
+
+/* 3x3: for 4 channels at a time, the 9 taps' sums and the bias gradient's held in registers over the run
+ * (loaded before it, stored after it), each adding pixel by pixel as the scalar kernel does. */
+static void c1_dw_run_k3(float *dwt, float *db, const c1_run *run, const float *g, int oc) {
+    int j = 0, rs = run->rs;
+    for (; j + 4 <= oc; j += 4) {
+        float *d = dwt + j;
+        v128_t e = wasm_v128_load(db + j);
+        v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + oc), d2 = wasm_v128_load(d + 2 * oc);
+        v128_t d3 = wasm_v128_load(d + 3 * oc), d4 = wasm_v128_load(d + 4 * oc), d5 = wasm_v128_load(d + 5 * oc);
+        v128_t d6 = wasm_v128_load(d + 6 * oc), d7 = wasm_v128_load(d + 7 * oc), d8 = wasm_v128_load(d + 8 * oc);
+        const float *p = run->base, *gi = g + j;
+        for (int i = 0; i < run->n; i++, p += run->ps, gi += oc) {
+            v128_t gv = wasm_v128_load(gi);
+            const float *q1 = p + rs, *q2 = p + 2 * rs;
+            e = wasm_f32x4_add(e, gv);
+            MAC(d0, wasm_v128_load32_splat(p), gv), MAC(d1, wasm_v128_load32_splat(p + 1), gv);
+            MAC(d2, wasm_v128_load32_splat(p + 2), gv), MAC(d3, wasm_v128_load32_splat(q1), gv);
+            MAC(d4, wasm_v128_load32_splat(q1 + 1), gv), MAC(d5, wasm_v128_load32_splat(q1 + 2), gv);
+            MAC(d6, wasm_v128_load32_splat(q2), gv), MAC(d7, wasm_v128_load32_splat(q2 + 1), gv);
+            MAC(d8, wasm_v128_load32_splat(q2 + 2), gv);
+        }
+        wasm_v128_store(d, d0), wasm_v128_store(d + oc, d1), wasm_v128_store(d + 2 * oc, d2);
+        wasm_v128_store(d + 3 * oc, d3), wasm_v128_store(d + 4 * oc, d4), wasm_v128_store(d + 5 * oc, d5);
+        wasm_v128_store(d + 6 * oc, d6), wasm_v128_store(d + 7 * oc, d7), wasm_v128_store(d + 8 * oc, d8);
+        wasm_v128_store(db + j, e);
+    }
+    c1_dw_scalar(dwt, run, g, 3, oc, j);
+    for (; j < oc; j++) {
+        float s = db[j];
+        for (int i = 0; i < run->n; i++) s += g[(size_t)i * oc + j];
+        db[j] = s;
     }
 }
+
+/* Any k: 4 channels and 4 taps at a time in registers over the run (then tap by tap). */
+static void c1_dw_run_any(float *dwt, const c1_run *run, const float *g, int k, int oc) {
+    int K = k * k, j = 0, rs = run->rs;
+    for (; j + 4 <= oc; j += 4) {
+        int t = 0;
+        for (; t + 4 <= K; t += 4) {
+            int o0 = t / k * rs + t % k, o1 = (t + 1) / k * rs + (t + 1) % k;
+            int o2 = (t + 2) / k * rs + (t + 2) % k, o3 = (t + 3) / k * rs + (t + 3) % k;
+            float *d = dwt + (size_t)t * oc + j;
+            v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + oc);
+            v128_t d2 = wasm_v128_load(d + 2 * oc), d3 = wasm_v128_load(d + 3 * oc);
+            const float *p = run->base, *gi = g + j;
+            for (int i = 0; i < run->n; i++, p += run->ps, gi += oc) {
+                v128_t gv = wasm_v128_load(gi);
+                MAC(d0, wasm_v128_load32_splat(p + o0), gv), MAC(d1, wasm_v128_load32_splat(p + o1), gv);
+                MAC(d2, wasm_v128_load32_splat(p + o2), gv), MAC(d3, wasm_v128_load32_splat(p + o3), gv);
+            }
+            wasm_v128_store(d, d0), wasm_v128_store(d + oc, d1);
+            wasm_v128_store(d + 2 * oc, d2), wasm_v128_store(d + 3 * oc, d3);
+        }
+        for (; t < K; t++) {
+            int o = t / k * rs + t % k;
+            float *d = dwt + (size_t)t * oc + j;
+            v128_t d0 = wasm_v128_load(d);
+            const float *p = run->base, *gi = g + j;
+            for (int i = 0; i < run->n; i++, p += run->ps, gi += oc)
+                MAC(d0, wasm_v128_load32_splat(p + o), wasm_v128_load(gi));
+            wasm_v128_store(d, d0);
+        }
+    }
+    c1_dw_scalar(dwt, run, g, k, oc, j);
+}
+
+/* Run by run; with 3x3 kernels, the bias gradient in the same pass. */
+static void conv1ch_dw__wasmsimd(float *dwt, float *db, const float *x, const float *dy, size_t row0, int rows,
+                                 int h, int w, int k, int stride, int pad, int oh, int ow, int oc) {
+    c1_walk s;
+    c1_run run;
+    c1_walk_init(&s, x, row0, rows, h, w, k, stride, pad, oh, ow);
+    while (c1_next(&s, &run)) {
+        const float *g = dy + (run.row - row0) * oc; /* (run.n, oc) */
+        if (k == 3) c1_dw_run_k3(dwt, db, &run, g, oc);
+        else c1_dw_run_any(dwt, &run, g, k, oc);
+    }
+    if (k != 3) bias_grad__wasmsimd(db, dy, rows, oc);
+}
+#undef MAC
 
 /* Winograd transforms, 4 channels at a time, each lane exactly as cnn_wino_*_lane (winograd.h). */
 #define VADD wasm_f32x4_add

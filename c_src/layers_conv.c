@@ -61,14 +61,13 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
     const cnn_kernels *kern = cnn_kern();
     int K = l->k * l->k * l->ic, chunk = conv_chunk_rows(l);
     size_t total = (size_t)n * l->oh * l->ow;
-    if (dw && conv_direct(l)) { /* one input channel: the weight gradient by the direct kernel */
+    if (dw && conv_direct(l)) { /* one input channel: the weight and bias gradients by the direct kernel */
         float *dwt = ws->col;   /* (K, oc) */
         memset(dwt, 0, (size_t)K * l->oc * sizeof(float));
         for (size_t r0 = 0; r0 < total; r0 += (size_t)chunk) {
             int rows = total - r0 < (size_t)chunk ? (int)(total - r0) : chunk;
-            kern->conv1ch_dw(dwt, x, dy + r0 * l->oc, r0, rows, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow,
-                             l->oc);
-            kern->bias_grad(db, dy + r0 * l->oc, rows, l->oc);
+            kern->conv1ch_dw(dwt, db, x, dy + r0 * l->oc, r0, rows, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
+                             l->ow, l->oc);
         }
         for (int j = 0; j < l->oc; j++)
             for (int t = 0; t < K; t++) dw[(size_t)j * K + t] += dwt[(size_t)t * l->oc + j];

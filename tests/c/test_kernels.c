@@ -329,36 +329,88 @@ static void test_im2col(void) {
 }
 
 /* The direct one-channel convolution kernels against im2col + the naive GEMM (+ bias): the same sums in the same
- * order, so bit for bit, at output-channel counts around the 8 and 4 lanes blocks, with padding and strides.
- * Weight gradients against dW = dY^T . col; rows numbered from a row0 inside the batch. */
+ * order, so bit for bit. The shapes reach every path of the SIMD kernels: windows read straight from x (valid
+ * padding: 4-pixel blocks, runs of 1 to 3 pixels, the 3x3 and the any-k code), the zero-padded band (padding),
+ * the gathered taps of a band too wide for its buffer, strides 2 and 3, 1x1 to 15x15 kernels; output channels
+ * around the 8- and 4-lane blocks. Rows are computed in chunks of awkward sizes from a row0 inside the batch
+ * (chunks starting mid-row and spanning images), the weight and bias gradients accumulating over the chunks (the
+ * bias gradient against column sums taken row by row); then in one call onto non-zero gradients, against the
+ * scalar variant. Nothing is written past the rows asked for. */
 static void test_conv1ch(void) {
-    static const int ocs[] = {1, 3, 4, 5, 8, 9, 13, 32};
-    for (int trial = 0; trial < 24; trial++) {
-        int k = 1 + 2 * (trial % 3), stride = 1 + (trial / 3) % 2, pad = (trial / 6) % 2 ? (k - 1) / 2 : 0;
-        int oc = ocs[trial % 8], n = 2, h = 9 + trial % 4, w = 7 + trial % 3, K = k * k;
-        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-        size_t total = (size_t)n * oh * ow, row0 = (size_t)(trial % 5), rows = total - row0;
+    static const struct { int k, stride, pad, h, w, n; } shapes[] = {
+        {3, 1, 0, 12, 11, 3}, {3, 1, 0, 9, 10, 2}, {3, 1, 0, 7, 13, 2}, {3, 1, 0, 6, 5, 3}, {3, 1, 0, 28, 28, 2},
+        {3, 2, 0, 11, 12, 2}, {3, 1, 1, 9, 10, 2}, {3, 2, 1, 10, 9, 2}, {3, 1, 1, 3, 700, 1}, {1, 1, 0, 5, 6, 2},
+        {2, 1, 0, 7, 8, 2},   {4, 2, 0, 9, 12, 2}, {5, 1, 2, 9, 11, 2}, {5, 2, 0, 13, 12, 2}, {7, 3, 3, 12, 14, 2},
+        {15, 1, 0, 16, 18, 2}, {15, 1, 7, 16, 17, 1}, {15, 1, 7, 16, 130, 1},
+    };
+    static const int ocs[] = {1, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 32, 33};
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]), nocs = (int)(sizeof ocs / sizeof ocs[0]);
+    for (int trial = 0; trial < 3 * nshapes; trial++) {
+        int sh = trial % nshapes, k = shapes[sh].k, stride = shapes[sh].stride, pad = shapes[sh].pad;
+        int h = shapes[sh].h, w = shapes[sh].w, n = shapes[sh].n, oc = ocs[(trial * 5 + trial / nshapes) % nocs];
+        int K = k * k, oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        size_t total = (size_t)n * oh * ow, row0 = (size_t)(trial % 5) % total, rows = total - row0;
         float *x = rand_buf((size_t)n * h * w, -1, 1), *wt = rand_buf((size_t)K * oc, -1, 1), *b = rand_buf(oc, -1, 1);
+        /* -0 inputs, positive weights and a -0 bias for channel 0: a sum that did not start from +0 would end
+         * at -0 where a window lies in the first three rows */
+        for (int i = 0; i < 3 * w && i < n * h * w; i++) x[i] = -0.0f;
+        for (int t = 0; t < K; t++) wt[(size_t)t * oc] = fabsf(wt[(size_t)t * oc]);
+        b[0] = -0.0f;
+        if (trial % 4 == 3) add_specials(x, (size_t)n * h * w);
         float *dy = rand_buf(rows * oc, -1, 1), *col = malloc(rows * K * sizeof(float));
         float *ref = malloc(rows * oc * sizeof(float)), *dref = calloc((size_t)K * oc, sizeof(float));
+        float *dw0 = rand_buf((size_t)K * oc, -1, 1), *dref1 = malloc((size_t)K * oc * sizeof(float));
+        float *db0 = rand_buf(oc, -1, 1), *dbref = calloc(oc, sizeof(float)), *dbref1 = malloc(oc * sizeof(float));
         cnn_im2col(col, x, row0, (int)rows, h, w, 1, k, stride, pad, oh, ow);
         cnn_gemm__ref(ref, oc, col, K, 1, wt, oc, 1, (int)rows, oc, K, 0, NULL);          /* col . wt */
         for (size_t r = 0; r < rows; r++)
             for (int j = 0; j < oc; j++) ref[r * oc + j] += b[j];
         cnn_gemm__ref(dref, oc, col, 1, K, dy, oc, 1, K, oc, (int)rows, 0, NULL);           /* col^T . dy */
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < oc; j++) dbref[j] += dy[r * oc + j];
+        memcpy(dref1, dw0, (size_t)K * oc * sizeof(float));
+        memcpy(dbref1, db0, oc * sizeof(float));
+        cnn_kernels_scalar.conv1ch_dw(dref1, dbref1, x, dy, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
+        const size_t guard = 8;
         for (int v = 0; cnn_kernel_variants[v]; v++) {
             const cnn_kernels *kv = cnn_kernel_variants[v];
-            float *y = malloc(rows * oc * sizeof(float)), *dwt = calloc((size_t)K * oc, sizeof(float));
-            kv->conv1ch_fwd(y, x, wt, b, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
-            kv->conv1ch_dw(dwt, x, dy, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
-            char what[96];
-            snprintf(what, sizeof what, "conv1ch_fwd k=%d stride=%d pad=%d oc=%d", k, stride, pad, oc);
+            float *y = malloc((rows * oc + guard) * sizeof(float));
+            float *dwt = calloc((size_t)K * oc + guard, sizeof(float)), *db = calloc(oc + guard, sizeof(float));
+            for (size_t i = 0; i < guard; i++)
+                y[rows * oc + i] = 7.0f, dwt[(size_t)K * oc + i] = 7.0f, db[oc + i] = 7.0f;
+            const int chunks[] = {1, 2, 3, 5, ow - 1, ow + 1, 2 * ow + 3, 7, 4 * ow, 1 << 30};
+            size_t r = 0;
+            for (int c = 0; r < rows; c++) {
+                size_t len = (size_t)(chunks[c % 10] > 0 ? chunks[c % 10] : 1);
+                if (len > rows - r) len = rows - r;
+                kv->conv1ch_fwd(y + r * oc, x, wt, b, row0 + r, (int)len, h, w, k, stride, pad, oh, ow, oc);
+                kv->conv1ch_dw(dwt, db, x, dy + r * oc, row0 + r, (int)len, h, w, k, stride, pad, oh, ow, oc);
+                r += len;
+            }
+            int untouched = 1;
+            for (size_t i = 0; i < guard; i++)
+                untouched &= y[rows * oc + i] == 7.0f && dwt[(size_t)K * oc + i] == 7.0f && db[oc + i] == 7.0f;
+            char what[128];
+            snprintf(what, sizeof what, "conv1ch k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
+            CHECK(untouched, "%s %s: wrote past the end of y, dwt or db", what, kv->name);
+            snprintf(what, sizeof what, "conv1ch_fwd k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
             compare_bits(what, kv->name, y, ref, rows * oc);
-            snprintf(what, sizeof what, "conv1ch_dw k=%d stride=%d pad=%d oc=%d", k, stride, pad, oc);
+            snprintf(what, sizeof what, "conv1ch_dw k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
             compare_bits(what, kv->name, dwt, dref, (size_t)K * oc);
-            free(y), free(dwt);
+            snprintf(what, sizeof what, "conv1ch_dw db k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
+            compare_bits(what, kv->name, db, dbref, oc);
+            /* accumulates onto what dwt and db hold, in one call */
+            memcpy(dwt, dw0, (size_t)K * oc * sizeof(float));
+            memcpy(db, db0, oc * sizeof(float));
+            kv->conv1ch_dw(dwt, db, x, dy, row0, (int)rows, h, w, k, stride, pad, oh, ow, oc);
+            snprintf(what, sizeof what, "conv1ch_dw += k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
+            compare_bits(what, kv->name, dwt, dref1, (size_t)K * oc);
+            snprintf(what, sizeof what, "conv1ch_dw db += k=%d stride=%d pad=%d %dx%d oc=%d", k, stride, pad, h, w, oc);
+            compare_bits(what, kv->name, db, dbref1, oc);
+            free(y), free(dwt), free(db);
         }
-        free(x), free(wt), free(b), free(dy), free(col), free(ref), free(dref);
+        free(x), free(wt), free(b), free(dy), free(col), free(ref), free(dref), free(dw0), free(dref1);
+        free(db0), free(dbref), free(dbref1);
     }
 }
 
