@@ -396,6 +396,8 @@ CNN_API int cnn_trainer_set_shard(cnn_trainer *t, int rank, int ranks);
 CNN_API int cnn_trainer_compute_gradients(cnn_trainer *t, cnn_step_stats *stats);
 /* The gradient arena: cnn_model_param_count(m) floats, same layout as cnn_model_params. Borrowed. */
 CNN_API float *cnn_model_grads(cnn_model *m);
+/* Adds another replica's gradients g (cnn_model_param_count(m) floats) into the arena, element by element. */
+CNN_API int cnn_model_add_grads(cnn_model *m, const float *g);
 /* One optimizer step (divergence guard as in cnn_trainer_run) with the gradients now in the arena, then moves
  * to the next batch. *stats: steps 1, images of the whole batch, lr, epoch, step_in_epoch. */
 CNN_API int cnn_trainer_apply_step(cnn_trainer *t, cnn_step_stats *stats);

@@ -197,6 +197,12 @@ int cnn_trainer_set_lr_mult(cnn_trainer *t, const char *layer_name, float mult) 
 
 float *cnn_model_grads(cnn_model *m) { return m ? m->grads : NULL; }
 
+int cnn_model_add_grads(cnn_model *m, const float *g) {
+    if (!m || !g) return cnn_fail(CNN_E_INVALID, "model_add_grads: NULL argument");
+    for (size_t i = 0; i < m->nparams; i++) m->grads[i] += g[i];
+    return CNN_OK;
+}
+
 void cnn_model_reseed(cnn_model *m, uint32_t seed) {
     if (m) cnn_rng_seed(&m->rng, seed);
 }

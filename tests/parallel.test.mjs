@@ -123,3 +123,22 @@ test('a loaded model can be reseeded: another seed, another fine-tune; the same 
   assert.notDeepEqual(a, c);
   assert.notDeepEqual(await tune(), a, 'without reseed a loaded model starts from seed 0');
 });
+
+test('addGradients adds another replica\'s gradients into the arena, and refuses a wrong size', async () => {
+  const { cnn, train } = await setup();
+  const model = cnn.createModel(SPEC, { seed: 3, maxBatch: 16 });
+  const trainer = model.trainer(train, { batchSize: 16, limit: 64 });
+  try {
+    trainer.computeGradients();
+    const g = trainer.gradients();
+    assert.ok(g.some((v) => v !== 0), 'some gradients are not 0');
+    trainer.addGradients(g);
+    const twice = trainer.gradients();
+    assert.ok(twice.every((v, i) => v === 2 * g[i]), 'g + g = 2 g, element by element');
+    assert.throws(() => trainer.addGradients(g.subarray(1)), /expected a Float32Array of \d+ gradients/);
+    assert.throws(() => trainer.addGradients(Array.from(g)), /expected a Float32Array/);
+  } finally {
+    trainer.free();
+    model.free();
+  }
+});

@@ -1070,6 +1070,7 @@ export class Trainer {
     this._options = { ...o, replay: replay ? { ...o.replay, perEpoch: replay.perEpoch } : undefined };
     this._ptr = 0;
     this._stats = 0;
+    this._gbuf = 0; // heap room for another replica's gradients (addGradients)
     const pp = cnn._alloc(TRAIN_PARAM_FIELDS.length * 4, 'fit');
     try {
       m._cnn_train_params_init(pp);
@@ -1116,7 +1117,19 @@ export class Trainer {
     return m.HEAPF32.slice(p, p + this._model.paramCount);
   }
 
-  /** Writes the replicas' summed gradients into the arena and applies one step. @param {Float32Array} sum @returns {object} */
+  /** Adds another replica's gradients (as gradients() returns them) into the arena. @param {Float32Array} g */
+  addGradients(g) {
+    const m = this._model._m, n = this._model.paramCount;
+    if (!(g instanceof Float32Array) || g.length !== n) {
+      throw new CnnError(`addGradients: expected a Float32Array of ${n} gradients`, 1);
+    }
+    if (!this._gbuf) this._gbuf = this._model._cnn._alloc(n * 4, 'addGradients');
+    m.HEAPF32.set(g, this._gbuf >> 2);
+    this._model._cnn._check(m._cnn_model_add_grads(this._model._ptr, this._gbuf));
+  }
+
+  /** Writes the replicas' summed gradients into the arena (unless null: they are there already, see
+   * addGradients) and applies one step. @param {Float32Array|null} sum @returns {object} */
   applySummed(sum) {
     if (sum) {
       if (!(sum instanceof Float32Array) || sum.length !== this._model.paramCount) {
@@ -1153,8 +1166,10 @@ export class Trainer {
     const m = this._model._cnn._m;
     if (this._ptr) m._cnn_trainer_free(this._ptr);
     if (this._stats) m._free(this._stats);
+    if (this._gbuf) m._free(this._gbuf);
     this._ptr = 0;
     this._stats = 0;
+    this._gbuf = 0;
   }
 
   _call(fn, ...args) {

@@ -8,7 +8,9 @@
  *
  * Per step every replica computes the gradients of its shard of the same batch; the gradients are summed in rank
  * order (so the result does not depend on which worker answers first) and every replica applies the same step.
- * The same seed and the same number of replicas give bit-identical weights.
+ * The same seed and the same number of replicas give bit-identical weights. A worker computes its shard of the
+ * next batch as soon as it has applied a step (one message each way per step); when no step follows, that work
+ * is dropped with the run.
  */
 import { CnnError } from './cnn.mjs';
 
@@ -86,7 +88,7 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
     ports.forEach((p) => p.close());
     throw e;
   }
-  let pending = [];
+  let pending = []; // the workers' answers awaited: their gradients for the next step, once asked for
   return {
     ranks: count + 1,
 
@@ -104,7 +106,7 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
 
     /** One step: every replica's gradients, summed in rank order, applied everywhere. */
     async step(trainer) {
-      pending = ports.map((p) => p.request({ type: 'compute' }));
+      if (!pending.length) pending = ports.map((p) => p.request({ type: 'compute' }));
       let local, localError = null;
       try {
         local = trainer.computeGradients(); // meanwhile the workers compute theirs
@@ -116,23 +118,27 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
       if (localError) throw localError;
       const failed = answers.find((a) => a.status === 'rejected');
       if (failed) throw failed.reason;
-      const sum = trainer.gradients();
       let images = local.images, loss = local.loss * local.images, correct = local.accuracy * local.images;
       for (const { value: a } of answers) {
-        const g = a.grads;
-        for (let j = 0; j < sum.length; j++) sum[j] += g[j];
+        trainer.addGradients(a.grads); // in the core, in rank order
         images += a.stats.images;
         loss += a.stats.loss * a.stats.images;
         correct += a.stats.accuracy * a.stats.images;
       }
-      ports.forEach((p) => p.send({ type: 'apply', sum }));
-      const applied = trainer.applySummed(sum);
+      // every worker applies the sum and goes on with its shard of the next batch
+      const sum = trainer.gradients();
+      pending = ports.map((p, i) => {
+        const own = i === ports.length - 1 ? sum : sum.slice();
+        return p.request({ type: 'apply', sum: own, next: true }, [own.buffer]);
+      });
+      const applied = trainer.applySummed(null);
       return { images, loss: loss / images, accuracy: correct / images, lr: applied.lr };
     },
 
     /** Frees the other replicas' models and data (the workers stay, for the next fit). */
     async end() {
-      await Promise.allSettled(pending);
+      await Promise.allSettled(pending); // a next shard computed for no step: dropped
+      pending = [];
       await Promise.all(ports.map((p) => p.request({ type: 'end' })));
     },
 

@@ -4,7 +4,9 @@
  *   init {variant, kernels}                          -> {type: 'ready'}   (the calling thread's kernels)
  *   begin {modelBytes, seed, maxBatch, frozen, images, labels, shape, replay, options} -> {type: 'ready'}
  *   compute                                          -> {type: 'grads', grads, stats}   (grads transferred)
- *   apply {sum}                                      (no answer: a failure comes back with the next compute)
+ *   apply {sum, next}                                applies the summed gradients; next: then computes the next
+ *                                                    shard and answers as compute; else no answer (a failure
+ *                                                    comes back with the next compute)
  *   end                                              -> {type: 'ended'}
  * Any failure answers {type: 'error', message, status, where}.
  */
@@ -48,7 +50,12 @@ const handlers = {
     const grads = run.trainer.gradients();
     return [{ type: 'grads', grads, stats }, [grads.buffer]];
   },
-  apply({ sum }) {
+  apply({ sum, next }) {
+    if (next) {
+      if (failure) throw failure;
+      run.trainer.applySummed(sum);
+      return handlers.compute();
+    }
     try {
       run.trainer.applySummed(sum);
     } catch (e) {
