@@ -394,12 +394,28 @@ static void bias_add__wasmsimd(float *y, const float *b, int rows, int cols) {
     }
 }
 
+/* 32, then 4 columns at a time held in registers over all rows (each column still adds row by row, as the
+ * scalar kernel does, starting from db), then one by one. */
 static void bias_grad__wasmsimd(float *db, const float *dy, int rows, int cols) {
-    for (int r = 0; r < rows; r++) {
-        const float *row = dy + (size_t)r * cols;
-        int j = 0;
-        for (; j + 4 <= cols; j += 4) wasm_v128_store(db + j, wasm_f32x4_add(wasm_v128_load(db + j), wasm_v128_load(row + j)));
-        for (; j < cols; j++) db[j] += row[j];
+    int j = 0;
+    for (; j + 32 <= cols; j += 32) {
+        v128_t acc[8];
+        for (int q = 0; q < 8; q++) acc[q] = wasm_v128_load(db + j + 4 * q);
+        for (int r = 0; r < rows; r++) {
+            const float *row = dy + (size_t)r * cols + j;
+            for (int q = 0; q < 8; q++) acc[q] = wasm_f32x4_add(acc[q], wasm_v128_load(row + 4 * q));
+        }
+        for (int q = 0; q < 8; q++) wasm_v128_store(db + j + 4 * q, acc[q]);
+    }
+    for (; j + 4 <= cols; j += 4) {
+        v128_t acc = wasm_v128_load(db + j);
+        for (int r = 0; r < rows; r++) acc = wasm_f32x4_add(acc, wasm_v128_load(dy + (size_t)r * cols + j));
+        wasm_v128_store(db + j, acc);
+    }
+    for (; j < cols; j++) {
+        float acc = db[j];
+        for (int r = 0; r < rows; r++) acc += dy[(size_t)r * cols + j];
+        db[j] = acc;
     }
 }
 
