@@ -211,20 +211,27 @@ static int lowest_trainable(const cnn_model *m) {
     return -1;
 }
 
-/* Zeroes the activation gradients from offset `from` on, except the input blocks that layers top .. stop will
- * write (bwd_write). */
-static void zero_gradients(cnn_model *m, size_t from, int top, int stop) {
-    size_t at = from;
-    for (;;) { /* the next written block at or after `at`, in offset order */
-        size_t next = m->act_floats, end = m->act_floats;
-        for (int i = stop < 0 ? 0 : stop; i <= top; i++) {
-            const cnn_layer *l = &m->layers[i];
-            if (l->bwd_write && l->src >= stop && l->in_off >= at && l->in_off < next)
-                next = l->in_off, end = l->in_off + (size_t)m->max_batch * l->in_size;
-        }
-        memset(m->dacts + at, 0, (next - at) * sizeof(float));
-        if (next == m->act_floats) return;
-        at = end;
+/* Whether a layer of top .. stop writes the gradient block at offset off (bwd_write: it is its input's only
+ * contributor). */
+static int written_block(const cnn_model *m, size_t off, int top, int stop) {
+    for (int j = stop < 0 ? 0 : stop; j <= top; j++) {
+        const cnn_layer *l = &m->layers[j];
+        if (l->bwd_write && l->src >= stop && l->in_off == off) return 1;
+    }
+    return 0;
+}
+
+/* Zeroes the activation gradients of the first n images of every block that layers top .. stop add to (their
+ * outputs, and the inputs they pass a gradient to), except the blocks a layer writes whole (bwd_write). A block
+ * shared by in-place layers is zeroed once per layer, which is harmless. */
+static void zero_gradients(cnn_model *m, int n, int top, int stop) {
+    for (int i = stop < 0 ? 0 : stop; i <= top; i++) {
+        const cnn_layer *l = &m->layers[i];
+        size_t offs[3] = {l->out_off, l->in_off, l->in2_off}, sizes[3] = {l->out_size, l->in_size, l->in_size};
+        int used[3] = {1, l->src >= stop, l->src2 != CNN_NO_LAYER && l->src2 >= stop};
+        for (int k = 0; k < 3; k++)
+            if (used[k] && !written_block(m, offs[k], top, stop))
+                memset(m->dacts + offs[k], 0, (size_t)n * sizes[k] * sizeof(float));
     }
 }
 
@@ -234,15 +241,7 @@ static void zero_gradients(cnn_model *m, size_t from, int top, int stop) {
  * seed_class >= 0 (one image): the gradient of layer top's output starts as the one-hot of that class. */
 static void backward_layers(cnn_model *m, int n, int training, const uint8_t *labels, int top, int stop,
                             int param_grads, int seed_class) {
-    /* Zero the gradients of every block written below: outputs of layers top..stop and the inputs they need. */
-    size_t from = m->act_floats;
-    for (int i = stop < 0 ? 0 : stop; i <= top; i++) {
-        const cnn_layer *l = &m->layers[i];
-        if (l->out_off < from) from = l->out_off;
-        if (l->src >= stop && l->in_off < from) from = l->in_off;
-        if (l->src2 != CNN_NO_LAYER && l->src2 >= stop && l->in2_off < from) from = l->in2_off;
-    }
-    zero_gradients(m, from, top, stop);
+    zero_gradients(m, n, top, stop);
     if (seed_class >= 0) m->dacts[m->layers[top].out_off + (size_t)seed_class] = 1.0f;
     for (int i = top; i >= 0 && i >= stop; i--) {
         const cnn_layer *l = &m->layers[i];
