@@ -1110,11 +1110,18 @@ export class Trainer {
     return this._call('_cnn_trainer_compute_gradients');
   }
 
-  /** @returns {Float32Array} a copy of the gradient arena (after computeGradients) */
-  gradients() {
-    const m = this._model._m;
+  /**
+   * A copy of the gradient arena (after computeGradients), in `into` when it is a Float32Array of the right
+   * length (a buffer reused from step to step), else in a new one. @param {Float32Array} [into] @returns {Float32Array}
+   */
+  gradients(into) {
+    const m = this._model._m, n = this._model.paramCount;
     const p = m._cnn_model_grads(this._model._ptr) >> 2;
-    return m.HEAPF32.slice(p, p + this._model.paramCount);
+    if (into instanceof Float32Array && into.length === n) {
+      into.set(m.HEAPF32.subarray(p, p + n));
+      return into;
+    }
+    return m.HEAPF32.slice(p, p + n);
   }
 
   /** Adds another replica's gradients (as gradients() returns them) into the arena. @param {Float32Array} g */

@@ -125,11 +125,11 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
         loss += a.stats.loss * a.stats.images;
         correct += a.stats.accuracy * a.stats.images;
       }
-      // every worker applies the sum and goes on with its shard of the next batch
-      const sum = trainer.gradients();
+      // every worker applies the sum and goes on with its shard of the next batch; the sum goes back in the
+      // buffer the worker's gradients came in (no allocation per step)
       pending = ports.map((p, i) => {
-        const own = i === ports.length - 1 ? sum : sum.slice();
-        return p.request({ type: 'apply', sum: own, next: true }, [own.buffer]);
+        const sum = trainer.gradients(answers[i].value.grads);
+        return p.request({ type: 'apply', sum, next: true }, [sum.buffer]);
       });
       const applied = trainer.applySummed(null);
       return { images, loss: loss / images, accuracy: correct / images, lr: applied.lr };

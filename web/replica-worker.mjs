@@ -40,20 +40,22 @@ const handlers = {
     if (frozen.length) model.freeze(frozen);
     const data = cnn.datasetFromArrays(images, labels, shape);
     const rep = replay ? cnn.datasetFromArrays(replay.images, replay.labels, replay.shape) : null;
-    run = { model, data, replay: rep, trainer: null };
+    run = { model, data, replay: rep, trainer: null, spare: null };
     run.trainer = model.trainer(data, { ...options, replay: rep ? { ...options.replay, data: rep } : undefined });
     return { type: 'ready' };
   },
   compute() {
     if (failure) throw failure;
     const stats = run.trainer.computeGradients();
-    const grads = run.trainer.gradients();
+    const grads = run.trainer.gradients(run.spare); // the last sum's buffer, when there is one
+    run.spare = null;
     return [{ type: 'grads', grads, stats }, [grads.buffer]];
   },
   apply({ sum, next }) {
     if (next) {
       if (failure) throw failure;
       run.trainer.applySummed(sum);
+      run.spare = sum;
       return handlers.compute();
     }
     try {
