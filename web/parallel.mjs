@@ -48,11 +48,6 @@ class Port {
     return p;
   }
 
-  /** Sends a message that gets no answer. */
-  send(msg, transfer = []) {
-    this.worker.postMessage(msg, transfer);
-  }
-
   close() {
     this.worker.terminate();
   }
@@ -129,7 +124,7 @@ export async function createReplicas(cnn, count, { workerUrl } = {}) {
       // buffer the worker's gradients came in (no allocation per step)
       pending = ports.map((p, i) => {
         const sum = trainer.gradients(answers[i].value.grads);
-        return p.request({ type: 'apply', sum, next: true }, [sum.buffer]);
+        return p.request({ type: 'apply', sum }, [sum.buffer]);
       });
       const applied = trainer.applySummed(null);
       return { images, loss: loss / images, accuracy: correct / images, lr: applied.lr };

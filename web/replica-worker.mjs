@@ -4,9 +4,8 @@
  *   init {variant, kernels}                          -> {type: 'ready'}   (the calling thread's kernels)
  *   begin {modelBytes, seed, maxBatch, frozen, images, labels, shape, replay, options} -> {type: 'ready'}
  *   compute                                          -> {type: 'grads', grads, stats}   (grads transferred)
- *   apply {sum, next}                                applies the summed gradients; next: then computes the next
- *                                                    shard and answers as compute; else no answer (a failure
- *                                                    comes back with the next compute)
+ *   apply {sum}                                      applies the summed gradients, then computes the next
+ *                                                    shard and answers as compute
  *   end                                              -> {type: 'ended'}
  * Any failure answers {type: 'error', message, status, where}.
  */
@@ -16,7 +15,7 @@ const port = typeof self === 'object' && typeof self.postMessage === 'function' 
   : (await import('node:worker_threads')).parentPort;
 const post = (msg, transfer = []) => port.postMessage(msg, transfer);
 
-let cnn = null, run = null, failure = null;
+let cnn = null, run = null;
 
 function endRun() {
   run?.trainer.free();
@@ -34,7 +33,6 @@ const handlers = {
   },
   begin({ modelBytes, seed, maxBatch, frozen, images, labels, shape, replay, options }) {
     endRun();
-    failure = null;
     const model = cnn.loadModel(modelBytes, { maxBatch });
     model.reseed(seed);
     if (frozen.length) model.freeze(frozen);
@@ -45,25 +43,15 @@ const handlers = {
     return { type: 'ready' };
   },
   compute() {
-    if (failure) throw failure;
     const stats = run.trainer.computeGradients();
     const grads = run.trainer.gradients(run.spare); // the last sum's buffer, when there is one
     run.spare = null;
     return [{ type: 'grads', grads, stats }, [grads.buffer]];
   },
-  apply({ sum, next }) {
-    if (next) {
-      if (failure) throw failure;
-      run.trainer.applySummed(sum);
-      run.spare = sum;
-      return handlers.compute();
-    }
-    try {
-      run.trainer.applySummed(sum);
-    } catch (e) {
-      failure = e; // reported with the next request
-    }
-    return null;
+  apply({ sum }) {
+    run.trainer.applySummed(sum);
+    run.spare = sum;
+    return handlers.compute();
   },
   end() {
     endRun();
